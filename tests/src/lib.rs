@@ -1,0 +1,1 @@
+//! Integration tests live in `src/main.rs` (one binary).
