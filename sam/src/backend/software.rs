@@ -1,0 +1,1 @@
+//! Software keystore: keys generated with OpenSSL, stored AES-256-GCM-wrapped under a KEK.

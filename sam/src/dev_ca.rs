@@ -1,0 +1,1 @@
+//! The development CA (NOT QUALIFIED): a root and an issuing CA for the embedded default.
