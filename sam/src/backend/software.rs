@@ -114,10 +114,19 @@ impl fmt::Debug for Kek {
 }
 
 /// A freshly generated key: the wrapped private key to store and its SubjectPublicKeyInfo DER.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub(crate) struct GeneratedKey {
     pub(crate) wrapped: Vec<u8>,
     pub(crate) public_key_der: Vec<u8>,
+}
+
+impl fmt::Debug for GeneratedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GeneratedKey")
+            .field("wrapped_len", &self.wrapped.len())
+            .field("public_key_der_len", &self.public_key_der.len())
+            .finish()
+    }
 }
 
 /// What the software keystore can do; tests iterate over it rather than over their own lists.
@@ -400,7 +409,9 @@ impl SoftwareKeystore {
         out.resize(header + plaintext.len() + CIPHER_SLACK, 0);
         let (_, body) = out.split_at_mut(header);
         let n = crypter.update(plaintext, body)?;
-        let rest = body.get_mut(n..).ok_or(KeystoreError::Unwrap)?;
+        let rest = body
+            .get_mut(n..)
+            .ok_or_else(|| KeystoreError::OpenSsl("AES-GCM wrote past its buffer".to_owned()))?;
         let m = crypter.finalize(rest)?;
         out.truncate(header + n + m);
         let mut tag = [0u8; TAG_LEN];
@@ -1167,6 +1178,30 @@ mod tests {
     }
 
     #[test]
+    fn keystore_is_shared_across_threads() {
+        fn shareable<T: Send + Sync>(_: &T) {}
+        let ks = keystore();
+        shareable(&ks);
+        let key = ks.generate("k", KeyKind::EcP256).unwrap();
+        let alg = SignatureAlgorithm::Ecdsa(DigestAlgorithm::Sha256);
+        std::thread::scope(|scope| {
+            for _ in 0..2 {
+                scope.spawn(|| {
+                    for _ in 0..50 {
+                        let m = message();
+                        let digest = [digest_of(DigestAlgorithm::Sha256, &m)];
+                        let sigs = ks
+                            .sign("k", KeyKind::EcP256, &key.wrapped, alg, &digest)
+                            .unwrap();
+                        assert!(verifies(&key.public_key_der, alg, &m, &sigs[0]));
+                    }
+                });
+            }
+        });
+        assert_eq!(ks.cached_len(), 1);
+    }
+
+    #[test]
     fn kek_length_is_checked_and_nothing_secret_is_printed() {
         assert!(matches!(
             Kek::from_bytes(&[7; 31]),
@@ -1188,5 +1223,8 @@ mod tests {
             KeystoreError::Unwrap.to_string(),
             "the wrapped key could not be unwrapped"
         );
+        let key = ks.generate("k", KeyKind::EcP256).unwrap();
+        let shown = format!("{key:?}");
+        assert!(shown.starts_with("GeneratedKey { wrapped_len: ") && !shown.contains('['));
     }
 }
