@@ -4,10 +4,6 @@
 //! issuing CA signs signers' end-entity certificates with ecdsa-with-SHA256. Every name it writes
 //! says NOT QUALIFIED: nothing it issues may pass for a qualified certificate. It never reads the
 //! clock or draws randomness of its own: the time and the serial numbers come in as arguments.
-#![cfg_attr(
-    not(test),
-    expect(dead_code, reason = "wired in by `qsign init` and credential creation")
-)]
 
 use std::fmt;
 

@@ -490,7 +490,7 @@ struct EcdsaSigValue<'a> {
 /// Converts a raw `r || s` ECDSA signature (as PKCS#11 `CKM_ECDSA` returns it) into a DER
 /// Ecdsa-Sig-Value (as CMS and CSC clients need it).
 pub fn ecdsa_raw_to_der(raw: &[u8]) -> Result<Vec<u8>, AlgError> {
-    if raw.is_empty() || raw.len() % 2 != 0 {
+    if raw.is_empty() || !raw.len().is_multiple_of(2) {
         return Err(AlgError::InvalidEcdsaSignature);
     }
     let (r, s) = raw.split_at(raw.len() / 2);

@@ -8,10 +8,6 @@
 //! through OpenSSL (see PERFORMANCE.md: the pure-Rust crates are several times slower), and
 //! unwrapped keys stay in a small bounded cache so the signing path does not decrypt and parse a
 //! key on every request.
-#![cfg_attr(
-    not(test),
-    expect(dead_code, reason = "wired in by the SAM's signing path")
-)]
 
 use std::collections::HashMap;
 use std::fmt;
@@ -131,15 +127,15 @@ impl fmt::Debug for GeneratedKey {
 
 /// What the software keystore can do; tests iterate over it rather than over their own lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Capabilities {
-    pub(crate) name: &'static str,
-    pub(crate) qualified: bool,
+pub struct Capabilities {
+    pub name: &'static str,
+    pub qualified: bool,
     /// Whether a key can leave the module in clear: never here (R14), only wrapped.
-    pub(crate) extractable: bool,
+    pub extractable: bool,
     /// The kinds `generate` accepts.
-    pub(crate) key_kinds: &'static [KeyKind],
+    pub key_kinds: &'static [KeyKind],
     /// The hash algorithms accepted for digests, MGF1 and messages.
-    pub(crate) digests: &'static [DigestAlgorithm],
+    pub digests: &'static [DigestAlgorithm],
 }
 
 const CAPABILITIES: Capabilities = Capabilities {
@@ -159,12 +155,12 @@ const CAPABILITIES: Capabilities = Capabilities {
 
 impl Capabilities {
     /// Whether `sign` (over precomputed digests) performs `alg` with a key of `kind`.
-    pub(crate) fn signs_digest(&self, kind: KeyKind, alg: SignatureAlgorithm) -> bool {
+    pub fn signs_digest(&self, kind: KeyKind, alg: SignatureAlgorithm) -> bool {
         !matches!(alg, SignatureAlgorithm::Ed25519) && self.signs_message(kind, alg)
     }
 
     /// Whether `sign_message` performs `alg` with a key of `kind`.
-    pub(crate) fn signs_message(&self, kind: KeyKind, alg: SignatureAlgorithm) -> bool {
+    pub fn signs_message(&self, kind: KeyKind, alg: SignatureAlgorithm) -> bool {
         let digests_ok = match alg {
             SignatureAlgorithm::RsaPss {
                 digest, mgf_digest, ..
@@ -176,7 +172,7 @@ impl Capabilities {
 
     /// The algorithms performed with a key of `kind`: every scheme with every hash; RSASSA-PSS
     /// with every MGF1 hash and both the hash-length and the maximum salt.
-    pub(crate) fn algorithms(&self, kind: KeyKind) -> Vec<SignatureAlgorithm> {
+    pub fn algorithms(&self, kind: KeyKind) -> Vec<SignatureAlgorithm> {
         let mut out = Vec::new();
         match kind {
             KeyKind::Rsa { bits } => {
@@ -296,6 +292,13 @@ impl SoftwareKeystore {
 
     /// Signs a whole message: PureEdDSA for Ed25519; for RSA and ECDSA the message is hashed
     /// with the algorithm's hash and signed as `sign` would.
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "for signDoc (Ed25519 signs messages) and key destruction"
+        )
+    )]
     pub(crate) fn sign_message(
         &self,
         key_id: &str,
@@ -340,6 +343,13 @@ impl SoftwareKeystore {
     }
 
     /// Drops a key from the cache (when it is destroyed or replaced).
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "for signDoc (Ed25519 signs messages) and key destruction"
+        )
+    )]
     pub(crate) fn forget(&self, key_id: &str) {
         self.cache
             .write()

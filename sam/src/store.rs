@@ -1,0 +1,96 @@
+//! Read-side helpers of the SAM: key material by id (cached: a key row never changes while the
+//! key lives) and the binding MAC of a SAD row.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use migrations::DbConnection;
+use migrations::models::Sad;
+use migrations::queries;
+use signer::KeyKind;
+
+use crate::credentials::parse_key_kind;
+use crate::secrets::sha256;
+use crate::{Sam, SamError};
+
+/// A key as the backend needs it: its kind and its wrapped form.
+pub(crate) struct KeyMaterial {
+    pub(crate) id: String,
+    pub(crate) kind: KeyKind,
+    pub(crate) wrapped: Vec<u8>,
+}
+
+#[derive(Default)]
+pub(crate) struct Cache {
+    keys: RwLock<HashMap<String, Arc<KeyMaterial>>>,
+}
+
+/// The cache never grows beyond this many keys; past it, entries are dropped wholesale.
+const MAX_CACHED_KEYS: usize = 4096;
+
+impl Sam {
+    pub(crate) fn key_material(
+        &self,
+        conn: &mut DbConnection,
+        key_id: &str,
+    ) -> Result<Arc<KeyMaterial>, SamError> {
+        if let Ok(keys) = self.inner.store.keys.read()
+            && let Some(k) = keys.get(key_id)
+        {
+            return Ok(k.clone());
+        }
+        let row = queries::keys::by_id(conn, key_id)?
+            .filter(|k| k.destroyed_at.is_none())
+            .ok_or(SamError::CredentialIntegrity)?;
+        let material = Arc::new(KeyMaterial {
+            id: row.id,
+            kind: parse_key_kind(&row.kind)?,
+            wrapped: row.wrapped,
+        });
+        if let Ok(mut keys) = self.inner.store.keys.write() {
+            if keys.len() >= MAX_CACHED_KEYS {
+                keys.clear();
+            }
+            keys.insert(key_id.to_owned(), material.clone());
+        }
+        Ok(material)
+    }
+
+    /// MAC over every binding of a SAD: the front end's database rows alone cannot mint one or
+    /// change what it authorizes.
+    pub(crate) fn sad_mac(&self, s: &Sad, hash_set: &[u8]) -> Result<Vec<u8>, SamError> {
+        self.inner.keys.binding_mac(&[
+            b"sad",
+            s.id.as_bytes(),
+            &s.hash,
+            s.user_id.as_bytes(),
+            s.credential_id.as_bytes(),
+            s.session_id.as_bytes(),
+            s.hash_alg.as_deref().unwrap_or("").as_bytes(),
+            &s.num_signatures.to_be_bytes(),
+            &[u8::from(s.pinned)],
+            &s.expires_at.to_be_bytes(),
+            hash_set,
+        ])
+    }
+
+    pub(crate) fn check_sad_mac(&self, s: &Sad, hash_set: &[u8]) -> Result<bool, SamError> {
+        let expected = self.sad_mac(s, hash_set)?;
+        Ok(expected.len() == s.mac.len() && openssl::memcmp::eq(&expected, &s.mac))
+    }
+}
+
+/// A digest of an authorized hash set, independent of order.
+pub(crate) fn hash_set_digest(hashes: &[Vec<u8>]) -> Vec<u8> {
+    if hashes.is_empty() {
+        return Vec::new();
+    }
+    let mut sorted: Vec<&Vec<u8>> = hashes.iter().collect();
+    sorted.sort();
+    let mut buf = Vec::new();
+    for h in sorted {
+        buf.extend_from_slice(&(h.len() as u32).to_be_bytes());
+        buf.extend_from_slice(h);
+    }
+    sha256(&buf)
+}
