@@ -12,7 +12,7 @@ use secrecy::SecretString;
 use signer::{Digest, SignatureAlgorithm};
 
 use crate::audit::{AuditEvent, Outcome};
-use crate::authorize::{IssuedSad, check_hashes};
+use crate::authorize::{IssuedSad, check_hash_list};
 use crate::secrets::{SAD_PREFIX, new_secret, secret_hash};
 use crate::store::{KeyMaterial, hash_set_digest};
 use crate::{Sam, SamError};
@@ -232,7 +232,7 @@ impl Sam {
         if req.hashes.is_empty() {
             return Err(named(SamError::InvalidRequest("no hash to sign")));
         }
-        check_hashes(&req.hashes, None).map_err(named)?;
+        check_hash_list(&req.hashes).map_err(named)?;
         let token = req
             .sad
             .clone()

@@ -49,11 +49,8 @@ impl std::fmt::Debug for IssuedSad {
 /// The largest hash list one request may carry.
 pub const MAX_HASHES_PER_REQUEST: usize = 1000;
 
-/// Checks the shape of a hash list and works out its algorithm.
-pub(crate) fn check_hashes(
-    hashes: &[Vec<u8>],
-    hash_algo: Option<&str>,
-) -> Result<Option<DigestAlgorithm>, SamError> {
+/// At most [`MAX_HASHES_PER_REQUEST`] hashes, each once.
+pub(crate) fn check_hash_list(hashes: &[Vec<u8>]) -> Result<(), SamError> {
     if hashes.len() > MAX_HASHES_PER_REQUEST {
         return Err(SamError::InvalidRequest("too many hashes in one request"));
     }
@@ -61,6 +58,15 @@ pub(crate) fn check_hashes(
     if !hashes.iter().all(|h| seen.insert(h.as_slice())) {
         return Err(SamError::InvalidRequest("the same hash appears twice"));
     }
+    Ok(())
+}
+
+/// Checks the shape of a hash list and works out its algorithm.
+pub(crate) fn check_hashes(
+    hashes: &[Vec<u8>],
+    hash_algo: Option<&str>,
+) -> Result<Option<DigestAlgorithm>, SamError> {
+    check_hash_list(hashes)?;
     let alg = match hash_algo {
         Some(oid) => Some(DigestAlgorithm::from_oid_str(oid)?),
         None => match hashes.first() {
@@ -69,9 +75,11 @@ pub(crate) fn check_hashes(
                 DigestAlgorithm::ALL
                     .into_iter()
                     .find(|d| d.output_len() == h.len())
-                    .ok_or(SamError::InvalidRequest(
-                        "hash length matches no hash algorithm",
-                    ))?,
+                    .ok_or(SamError::Algorithm(signer::AlgError::DigestLength {
+                        alg: "any SHA-2",
+                        expected: 32,
+                        got: h.len(),
+                    }))?,
             ),
         },
     };

@@ -28,11 +28,14 @@ pub use audit::{AuditEvent, Outcome, VerifyReport};
 pub use authorize::{AuthorizeRequest, IssuedSad};
 pub use backend::software::Capabilities as BackendCapabilities;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use credentials::{AuthMode, CredentialInfo, CredentialStatus, NewCredential};
+pub use credentials::{
+    AuthMode, CreatedCredential, CredentialInfo, CredentialStatus, MAX_MULTISIGN, NewCredential,
+};
 pub use error::SamError;
 pub use secrets::{
     ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, SAD_PREFIX, new_id, new_secret, secret_hash,
 };
+pub use users::UserInfo;
 
 use migrations::{Database, Pool};
 
