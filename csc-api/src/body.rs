@@ -19,8 +19,15 @@ use crate::error::ApiError;
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// A JSON object body. An empty body reads as `{}`.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Body(pub Map<String, Value>);
+
+impl std::fmt::Debug for Body {
+    // Bodies carry PINs, OTPs and SADs: show the field names only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
 
 impl FromRequest for Body {
     type Error = ApiError;

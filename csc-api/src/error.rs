@@ -86,6 +86,7 @@ fn sam_parts(e: &SamError) -> (StatusCode, &'static str, String) {
         SamError::CredentialNotFound => bad("Invalid parameter credentialID"),
         SamError::CredentialDisabled => bad("The credential is disabled"),
         SamError::CredentialLocked => bad("The credential is locked"),
+        SamError::CertificateNotValid => bad("The credential's certificate is not valid"),
         SamError::CredentialIntegrity => (
             S::INTERNAL_SERVER_ERROR,
             "server_error",

@@ -187,6 +187,7 @@ impl Sam {
         if cred.locked {
             return Err(with_sad(SamError::CredentialLocked));
         }
+        self.check_certificate(&cred, now_s).map_err(with_sad)?;
         let key = self.key_material(conn, &cred.key_id).map_err(with_sad)?;
         Ok(LiveSad {
             sad,

@@ -282,7 +282,8 @@ fn writer_loop(
             Ok(c) => conn.insert(c),
             Err(e) => {
                 tracing::error!(error = %e, "audit writer cannot reach the database");
-                fail_all(jobs);
+                // The jobs never ran: dropping them answers each with the failure.
+                drop(jobs);
                 continue;
             }
         };
@@ -344,13 +345,6 @@ fn writer_loop(
                 }
             }
         }
-    }
-}
-
-fn fail_all(jobs: Vec<Job>) {
-    // The jobs never ran: answer each with the failure without touching the database.
-    for job in jobs {
-        drop(job);
     }
 }
 

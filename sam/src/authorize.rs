@@ -141,6 +141,8 @@ impl Sam {
         if cred.locked {
             return Err(fail(SamError::CredentialLocked));
         }
+        self.check_certificate(&cred, self.inner.clock.now_s())
+            .map_err(fail)?;
         if req.num_signatures < 1 {
             return Err(fail(SamError::InvalidRequest(
                 "numSignatures must be at least 1",

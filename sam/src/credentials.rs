@@ -484,7 +484,7 @@ fn dn_string(name: &openssl::x509::X509NameRef) -> String {
         .join(", ")
 }
 
-fn unix_seconds(t: &openssl::asn1::Asn1TimeRef) -> i64 {
+pub(crate) fn unix_seconds(t: &openssl::asn1::Asn1TimeRef) -> i64 {
     openssl::asn1::Asn1Time::from_unix(0)
         .ok()
         .and_then(|epoch| epoch.diff(t).ok())

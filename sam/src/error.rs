@@ -10,6 +10,8 @@ pub enum SamError {
     CredentialDisabled,
     #[error("credential is locked after too many failed authentications")]
     CredentialLocked,
+    #[error("the credential's certificate is not valid now")]
+    CertificateNotValid,
     #[error("credential record failed its integrity check")]
     CredentialIntegrity,
     #[error("user not found")]
@@ -59,6 +61,7 @@ impl SamError {
             Self::CredentialNotFound => "credential_not_found",
             Self::CredentialDisabled => "credential_disabled",
             Self::CredentialLocked => "credential_locked",
+            Self::CertificateNotValid => "certificate_not_valid",
             Self::CredentialIntegrity => "credential_integrity",
             Self::UserNotFound => "user_not_found",
             Self::UserExists => "user_exists",

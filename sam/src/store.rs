@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use migrations::DbConnection;
-use migrations::models::Sad;
+use migrations::models::{Credential, Sad};
 use migrations::queries;
 use signer::KeyKind;
 
@@ -23,6 +23,9 @@ pub(crate) struct KeyMaterial {
 #[derive(Default)]
 pub(crate) struct Cache {
     keys: RwLock<HashMap<String, Arc<KeyMaterial>>>,
+    /// Certificate validity (not before, not after; Unix seconds) by credential. Safe to cache:
+    /// the chain is under the credential's MAC, checked on every load.
+    validity: RwLock<HashMap<String, (i64, i64)>>,
 }
 
 /// The cache never grows beyond this many keys; past it, entries are dropped wholesale.
@@ -56,6 +59,34 @@ impl Sam {
         Ok(material)
     }
 
+    /// Refuses a credential whose signer certificate is expired or not yet valid (R17).
+    pub(crate) fn check_certificate(&self, cred: &Credential, now_s: i64) -> Result<(), SamError> {
+        let cached = self
+            .inner
+            .store
+            .validity
+            .read()
+            .ok()
+            .and_then(|v| v.get(&cred.id).copied());
+        let (not_before, not_after) = match cached {
+            Some(v) => v,
+            None => {
+                let v = certificate_validity(&cred.cert_chain_pem)?;
+                if let Ok(mut map) = self.inner.store.validity.write() {
+                    if map.len() >= MAX_CACHED_KEYS {
+                        map.clear();
+                    }
+                    map.insert(cred.id.clone(), v);
+                }
+                v
+            }
+        };
+        if now_s < not_before || now_s >= not_after {
+            return Err(SamError::CertificateNotValid);
+        }
+        Ok(())
+    }
+
     /// MAC over every binding of a SAD: the front end's database rows alone cannot mint one or
     /// change what it authorizes.
     pub(crate) fn sad_mac(&self, s: &Sad, hash_set: &[u8]) -> Result<Vec<u8>, SamError> {
@@ -78,6 +109,15 @@ impl Sam {
         let expected = self.sad_mac(s, hash_set)?;
         Ok(expected.len() == s.mac.len() && openssl::memcmp::eq(&expected, &s.mac))
     }
+}
+
+fn certificate_validity(chain_pem: &str) -> Result<(i64, i64), SamError> {
+    let leaf = openssl::x509::X509::from_pem(chain_pem.as_bytes())
+        .map_err(|_| SamError::CredentialIntegrity)?;
+    Ok((
+        crate::credentials::unix_seconds(leaf.not_before()),
+        crate::credentials::unix_seconds(leaf.not_after()),
+    ))
 }
 
 /// A digest of an authorized hash set, independent of order.

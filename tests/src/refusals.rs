@@ -310,3 +310,21 @@ on_both_databases! {
         assert_eq!(app.signatures_audited(&c.id), 1);
     }
 }
+
+on_both_databases! {
+    async fn r17_expired_certificate_is_not_used(app: TestApp) {
+        let (s, c) = setup(app, "alice").await;
+        let h = vec![sha256(b"x")];
+        app.authorize(&s, &c.id, &h).await;
+        // Two years and a day later the signer certificate has expired.
+        app.clock.advance_ms(731 * 86_400_000);
+        let s = app.login("alice").await;
+        let r = app.post("/csc/v1/credentials/authorize", Some(&s.token),
+            &json!({"credentialID": c.id, "numSignatures": 1, "hash": b64_all(&h), "PIN": PIN})).await;
+        assert_error(&r, StatusCode::BAD_REQUEST, "invalid_request");
+        assert_eq!(r.1["error_description"], "The credential's certificate is not valid");
+        let (_, info) = app.post("/csc/v2/credentials/info", Some(&s.token), &json!({"credentialID": c.id})).await;
+        assert_eq!(info["cert"]["status"], "expired");
+        assert_untouched(app, &c.id, &[1]);
+    }
+}

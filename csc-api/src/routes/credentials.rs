@@ -88,34 +88,32 @@ fn describe(
     if let Some(obj) = out.as_object_mut()
         && auth_info
     {
-        {
+        obj.insert(
+            "PIN".into(),
+            json!({ "presence": "true", "format": "A", "label": "PIN",
+                    "description": "The signing PIN of this credential" }),
+        );
+        let mut objects = vec![json!({ "type": "Password", "id": "PIN", "format": "A",
+                                       "label": "PIN" })];
+        if c.auth == AuthMode::PinTotp {
             obj.insert(
-                "PIN".into(),
-                json!({ "presence": "true", "format": "A", "label": "PIN",
-                        "description": "The signing PIN of this credential" }),
+                "OTP".into(),
+                json!({ "presence": "true", "type": "offline", "format": "N", "ID": "TOTP",
+                        "provider": "qsign", "label": "OTP",
+                        "description": "The 6-digit code of the enrolled authenticator app" }),
             );
-            let mut objects = vec![json!({ "type": "Password", "id": "PIN", "format": "A",
-                                           "label": "PIN" })];
-            if c.auth == AuthMode::PinTotp {
-                obj.insert(
-                    "OTP".into(),
-                    json!({ "presence": "true", "type": "offline", "format": "N", "ID": "TOTP",
-                            "provider": "qsign", "label": "OTP",
-                            "description": "The 6-digit code of the enrolled authenticator app" }),
-                );
-                objects.push(json!({ "type": "Password", "id": "OTP", "format": "N",
-                                     "generator": "totp", "label": "OTP" }));
-            }
-            let expression = if c.auth == AuthMode::PinTotp {
-                "PIN AND OTP"
-            } else {
-                "PIN"
-            };
-            obj.insert(
-                "auth".into(),
-                json!({ "mode": "explicit", "expression": expression, "objects": objects }),
-            );
+            objects.push(json!({ "type": "Password", "id": "OTP", "format": "N",
+                                 "generator": "totp", "label": "OTP" }));
         }
+        let expression = if c.auth == AuthMode::PinTotp {
+            "PIN AND OTP"
+        } else {
+            "PIN"
+        };
+        obj.insert(
+            "auth".into(),
+            json!({ "mode": "explicit", "expression": expression, "objects": objects }),
+        );
     }
     out
 }
