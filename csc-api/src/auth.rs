@@ -52,16 +52,65 @@ impl FromRequest for Caller {
                 return Err(ApiError::InvalidToken);
             }
             let hash = secret_hash(&SecretString::from(token.to_owned()));
-            let now = state.sam.clock().now_s();
-            let row = lookup_token(&state.sam, hash).await?;
+            let now_ms = state.sam.clock().now_ms();
+            if let Some(caller) = state.tokens.get(&hash, now_ms) {
+                return Ok(caller);
+            }
+            let row = lookup_token(&state.sam, hash.clone()).await?;
             match row {
-                Some(t) if t.kind == "access" && !t.revoked && t.expires_at > now => Ok(Caller {
-                    user_id: t.user_id,
-                    session_id: t.session_id,
-                }),
+                Some(t) if t.kind == "access" && !t.revoked && t.expires_at * 1000 > now_ms => {
+                    let caller = Caller {
+                        user_id: t.user_id,
+                        session_id: t.session_id,
+                    };
+                    state
+                        .tokens
+                        .put(hash, caller.clone(), t.expires_at * 1000, now_ms);
+                    Ok(caller)
+                }
                 _ => Err(ApiError::InvalidToken),
             }
         })
+    }
+}
+
+/// Recently checked access tokens, for a short time: a hot signing client does not pay a
+/// database read per request. Revocation in this process drops the session's entries at once;
+/// another replica's revocation is seen within [`TokenCache::TTL_MS`]. The SADs of a revoked
+/// session die in the database immediately either way.
+#[derive(Default)]
+pub struct TokenCache {
+    entries: std::sync::Mutex<std::collections::HashMap<Vec<u8>, (Caller, i64)>>,
+}
+
+impl TokenCache {
+    pub const TTL_MS: i64 = 2000;
+    const MAX_ENTRIES: usize = 100_000;
+
+    fn get(&self, hash: &[u8], now_ms: i64) -> Option<Caller> {
+        let entries = self.entries.lock().ok()?;
+        match entries.get(hash) {
+            Some((caller, until)) if *until > now_ms => Some(caller.clone()),
+            _ => None,
+        }
+    }
+
+    fn put(&self, hash: Vec<u8>, caller: Caller, token_expiry_ms: i64, now_ms: i64) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= Self::MAX_ENTRIES {
+                entries.retain(|_, (_, until)| *until > now_ms);
+                if entries.len() >= Self::MAX_ENTRIES {
+                    entries.clear();
+                }
+            }
+            entries.insert(hash, (caller, token_expiry_ms.min(now_ms + Self::TTL_MS)));
+        }
+    }
+
+    fn forget_session(&self, session_id: &str) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.retain(|_, (c, _)| c.session_id != session_id);
+        }
     }
 }
 
@@ -220,6 +269,7 @@ pub async fn revoke(
     };
     let s = session.clone();
     with_conn(sam, move |c| queries::tokens::revoke_session(c, &s)).await?;
+    state.tokens.forget_session(&session);
     sam.revoke_session_sads(&session, &format!("user:{}", caller.user_id))
         .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -21,6 +21,7 @@ use crate::routes::{Version, credentials, info, ops, signatures};
 /// What every handler can reach.
 pub struct AppState {
     pub sam: Sam,
+    pub tokens: auth::TokenCache,
     pub metrics: PrometheusHandle,
     pub access_token_lifetime_s: i64,
     pub refresh_token_lifetime_s: i64,
@@ -131,6 +132,7 @@ async fn around(
 pub async fn start(sam: Sam, opts: ServerOptions) -> anyhow::Result<Running> {
     let state = web::Data::new(AppState {
         sam,
+        tokens: auth::TokenCache::default(),
         metrics: metrics_handle()?,
         access_token_lifetime_s: opts.access_token_lifetime_s,
         refresh_token_lifetime_s: opts.refresh_token_lifetime_s,

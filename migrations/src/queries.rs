@@ -9,6 +9,18 @@ use crate::schema;
 
 pub use diesel::result::Error as DieselError;
 
+/// Runs a query on the concrete connection inside [`DbConnection`]: the same query text for
+/// both backends, with each backend's prepared-statement cache (queries through the combined
+/// backend are prepared anew every time).
+macro_rules! native {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            DbConnection::Sqlite($c) => $body,
+            DbConnection::Pg($c) => $body,
+        }
+    };
+}
+
 pub type QueryResult<T> = Result<T, DieselError>;
 
 pub mod users {
@@ -98,11 +110,13 @@ pub mod credentials {
     }
 
     pub fn by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Credential>> {
-        c::credentials
-            .filter(c::id.eq(id))
-            .select(Credential::as_select())
-            .first(conn)
-            .optional()
+        native!(conn, |native_conn| {
+            c::credentials
+                .filter(c::id.eq(id))
+                .select(Credential::as_select())
+                .first(native_conn)
+                .optional()
+        })
     }
 
     pub fn list_for_user(conn: &mut DbConnection, user_id: &str) -> QueryResult<Vec<Credential>> {
@@ -118,6 +132,17 @@ pub mod credentials {
             .order(c::created_at.asc())
             .select(Credential::as_select())
             .load(conn)
+    }
+
+    /// `(enabled, locked)`, without the rest of the row.
+    pub fn state(conn: &mut DbConnection, id: &str) -> QueryResult<Option<(bool, bool)>> {
+        native!(conn, |native_conn| {
+            c::credentials
+                .filter(c::id.eq(id))
+                .select((c::enabled, c::locked))
+                .first(native_conn)
+                .optional()
+        })
     }
 
     /// Enables or disables; returns whether the row exists.
@@ -184,18 +209,22 @@ pub mod tokens {
     use schema::tokens::dsl as t;
 
     pub fn insert(conn: &mut DbConnection, token: &Token) -> QueryResult<()> {
-        diesel::insert_into(t::tokens)
-            .values(token)
-            .execute(conn)
-            .map(|_| ())
+        native!(conn, |native_conn| {
+            diesel::insert_into(t::tokens)
+                .values(token)
+                .execute(native_conn)
+                .map(|_| ())
+        })
     }
 
     pub fn by_hash(conn: &mut DbConnection, hash: &[u8]) -> QueryResult<Option<Token>> {
-        t::tokens
-            .filter(t::hash.eq(hash))
-            .select(Token::as_select())
-            .first(conn)
-            .optional()
+        native!(conn, |native_conn| {
+            t::tokens
+                .filter(t::hash.eq(hash))
+                .select(Token::as_select())
+                .first(native_conn)
+                .optional()
+        })
     }
 
     /// Revokes every token of a login session; returns how many were live.
@@ -243,47 +272,70 @@ pub mod sads {
     }
 
     pub fn by_hash(conn: &mut DbConnection, hash: &[u8]) -> QueryResult<Option<Sad>> {
-        s::sads
-            .filter(s::hash.eq(hash))
-            .select(Sad::as_select())
-            .first(conn)
-            .optional()
+        native!(conn, |native_conn| {
+            s::sads
+                .filter(s::hash.eq(hash))
+                .select(Sad::as_select())
+                .first(native_conn)
+                .optional()
+        })
     }
 
     pub fn by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Sad>> {
-        s::sads
-            .filter(s::id.eq(id))
-            .select(Sad::as_select())
-            .first(conn)
-            .optional()
-    }
-
-    /// Takes `n` from the budget of a live SAD; false if it is revoked, expired at `now` or the
-    /// budget is too small. Atomic: a single conditional UPDATE.
-    pub fn spend_count(conn: &mut DbConnection, id: &str, n: i64, now: i64) -> QueryResult<bool> {
-        diesel::update(
+        native!(conn, |native_conn| {
             s::sads
                 .filter(s::id.eq(id))
-                .filter(s::revoked.eq(false))
-                .filter(s::expires_at.gt(now))
-                .filter(s::remaining.ge(n)),
-        )
-        .set(s::remaining.eq(s::remaining - n))
-        .execute(conn)
-        .map(|updated| updated == 1)
+                .select(Sad::as_select())
+                .first(native_conn)
+                .optional()
+        })
+    }
+
+    /// Takes `n` from the budget of a live SAD presented with its current token; false if it is
+    /// revoked, expired at `now`, replaced (extendTransaction), the budget is too small, or its
+    /// credential is disabled or locked.
+    /// Atomic: a single conditional UPDATE.
+    pub fn spend_count(
+        conn: &mut DbConnection,
+        id: &str,
+        token_hash: &[u8],
+        n: i64,
+        now: i64,
+    ) -> QueryResult<bool> {
+        use schema::credentials::dsl as c;
+        let usable = c::credentials
+            .filter(c::id.eq(s::credential_id))
+            .filter(c::enabled.eq(true))
+            .filter(c::locked.eq(false));
+        native!(conn, |native_conn| {
+            diesel::update(
+                s::sads
+                    .filter(s::id.eq(id))
+                    .filter(s::hash.eq(token_hash))
+                    .filter(s::revoked.eq(false))
+                    .filter(s::expires_at.gt(now))
+                    .filter(s::remaining.ge(n))
+                    .filter(diesel::dsl::exists(usable)),
+            )
+            .set(s::remaining.eq(s::remaining - n))
+            .execute(native_conn)
+            .map(|updated| updated == 1)
+        })
     }
 
     /// Marks one authorized hash spent; false if it is not in the set or already spent.
     pub fn spend_hash(conn: &mut DbConnection, sad_id: &str, digest: &[u8]) -> QueryResult<bool> {
-        diesel::update(
-            h::sad_hashes
-                .filter(h::sad_id.eq(sad_id))
-                .filter(h::digest.eq(digest))
-                .filter(h::spent.eq(false)),
-        )
-        .set(h::spent.eq(true))
-        .execute(conn)
-        .map(|updated| updated == 1)
+        native!(conn, |native_conn| {
+            diesel::update(
+                h::sad_hashes
+                    .filter(h::sad_id.eq(sad_id))
+                    .filter(h::digest.eq(digest))
+                    .filter(h::spent.eq(false)),
+            )
+            .set(h::spent.eq(true))
+            .execute(native_conn)
+            .map(|updated| updated == 1)
+        })
     }
 
     /// Replaces a live SAD's token and expiry (extendTransaction); false if it is not live.
@@ -338,10 +390,12 @@ pub mod sads {
 
     /// The authorized hashes of a SAD, in no particular order.
     pub fn hashes(conn: &mut DbConnection, sad_id: &str) -> QueryResult<Vec<SadHash>> {
-        h::sad_hashes
-            .filter(h::sad_id.eq(sad_id))
-            .select(SadHash::as_select())
-            .load(conn)
+        native!(conn, |native_conn| {
+            h::sad_hashes
+                .filter(h::sad_id.eq(sad_id))
+                .select(SadHash::as_select())
+                .load(native_conn)
+        })
     }
 }
 
@@ -350,10 +404,12 @@ pub mod audit {
     use schema::audit_log::dsl as a;
 
     pub fn insert(conn: &mut DbConnection, row: &AuditRow) -> QueryResult<()> {
-        diesel::insert_into(a::audit_log)
-            .values(row)
-            .execute(conn)
-            .map(|_| ())
+        native!(conn, |native_conn| {
+            diesel::insert_into(a::audit_log)
+                .values(row)
+                .execute(native_conn)
+                .map(|_| ())
+        })
     }
 
     /// The last record of a chain.

@@ -6,7 +6,6 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use migrations::DbConnection;
-use migrations::models::Sad;
 use migrations::queries;
 use secrecy::SecretString;
 use signer::{Digest, SignatureAlgorithm};
@@ -14,7 +13,7 @@ use signer::{Digest, SignatureAlgorithm};
 use crate::audit::{AuditEvent, Outcome};
 use crate::authorize::{IssuedSad, check_hash_list};
 use crate::secrets::{SAD_PREFIX, new_secret, secret_hash};
-use crate::store::{KeyMaterial, hash_set_digest};
+use crate::store::{KeyMaterial, LiveSad, hash_set_digest};
 use crate::{Sam, SamError};
 
 /// A `signatures/signHash` request as the SAM sees it.
@@ -67,17 +66,25 @@ impl Activation {
             sad_id,
             actor,
         } = self;
+        let digests_len = (key.kind, digests.len());
         let signer = sam.clone();
-        let result = tokio::task::spawn_blocking(move || {
+        let work = move || {
             signer
                 .inner
                 .keystore
                 .sign(&key.id, key.kind, &key.wrapped, alg, &digests)
                 .map_err(|e| SamError::Backend(e.to_string()))
-        })
-        .await
-        .map_err(|_| SamError::Backend("signing task failed".into()))
-        .and_then(|r| r);
+        };
+        // A few signatures cost less than a hop to the blocking pool and back; large batches go
+        // there so one request cannot hold an async worker for long.
+        let result = if self_contained(&digests_len) {
+            work()
+        } else {
+            tokio::task::spawn_blocking(work)
+                .await
+                .map_err(|_| SamError::Backend("signing task failed".into()))
+                .and_then(|r| r)
+        };
         if let Err(e) = &result {
             tracing::error!(error = %e, credential = %credential_id, "key backend failed after the SAD was spent");
             let _ = sam
@@ -93,13 +100,33 @@ impl Activation {
     }
 }
 
-/// What a valid SAD lookup yields.
-struct LiveSad {
-    sad: Sad,
-    /// The authorized hashes, when the SAD is bound to a hash set.
-    hash_set: Option<HashSet<Vec<u8>>>,
-    hash_set_digest: Vec<u8>,
-    key: Arc<KeyMaterial>,
+/// Why a conditional spend touched nothing.
+fn why_not_spent(conn: &mut DbConnection, sad_id: &str, cid: &str, n: i64, now: i64) -> SamError {
+    match queries::credentials::state(conn, cid) {
+        Ok(Some((false, _))) => return SamError::CredentialDisabled,
+        Ok(Some((true, true))) => return SamError::CredentialLocked,
+        Ok(_) => {}
+        Err(e) => return e.into(),
+    }
+    match queries::sads::by_id(conn, sad_id) {
+        Ok(Some(s)) if s.revoked => SamError::SadRevoked,
+        Ok(Some(s)) if s.expires_at <= now => SamError::SadExpired,
+        Ok(Some(s)) if s.remaining < n => SamError::SadExhausted,
+        // Live with budget left: the token presented was replaced by extendTransaction.
+        Ok(Some(_)) => SamError::SadRevoked,
+        Ok(None) => SamError::SadUnknown,
+        Err(e) => e.into(),
+    }
+}
+
+/// Whether signing `n` digests with a key of `kind` is cheap enough to do on the caller's thread
+/// (about 0.3 ms of CPU at most).
+fn self_contained(&(kind, n): &(signer::KeyKind, usize)) -> bool {
+    match kind {
+        signer::KeyKind::EcP256 | signer::KeyKind::Ed25519 => n <= 16,
+        signer::KeyKind::Rsa { bits: ..=2048 } => n <= 1,
+        signer::KeyKind::EcP384 | signer::KeyKind::Rsa { .. } => false,
+    }
 }
 
 struct Refusal {
@@ -245,17 +272,46 @@ impl Sam {
             req.session_id.clone(),
             req.credential_id.clone(),
         );
-        let live = self
-            .read(move |conn| {
-                Ok(sam.check_sad(conn, &token, &user_id, &session_id, &credential_id, now_s))
-            })
-            .await
-            .map_err(named)??;
+        let token_hash = secret_hash(&token);
+        let live = match self.cached_sad(&token_hash) {
+            Some(live) => live,
+            None => {
+                let live = self
+                    .read(move |conn| {
+                        Ok(sam.check_sad(
+                            conn,
+                            &token,
+                            &user_id,
+                            &session_id,
+                            &credential_id,
+                            now_s,
+                        ))
+                    })
+                    .await
+                    .map_err(named)??;
+                let live = Arc::new(live);
+                self.cache_sad(token_hash.clone(), live.clone());
+                live
+            }
+        };
         let with_sad = |e: SamError| Refusal {
             credential_id: Some(req.credential_id.clone()),
             sad_id: Some(live.sad.id.clone()),
             ..Refusal::new(e)
         };
+        // What a cached SAD must still satisfy; its budget, revocation and the credential's
+        // state are decided atomically when it is spent.
+        if live.sad.credential_id != req.credential_id
+            || live.sad.user_id != req.user_id
+            || live.sad.session_id != req.session_id
+        {
+            return Err(with_sad(SamError::SadMisbound));
+        }
+        if live.sad.expires_at <= now_s {
+            return Err(with_sad(SamError::SadExpired));
+        }
+        self.check_certificate_validity(&live.sad.credential_id, now_s)
+            .map_err(with_sad)?;
 
         let alg = SignatureAlgorithm::resolve(
             &req.sign_algo,
@@ -289,9 +345,6 @@ impl Sam {
             return Err(with_sad(SamError::HashNotAuthorized));
         }
         let n = i64::try_from(req.hashes.len()).unwrap_or(i64::MAX);
-        if n > live.sad.remaining {
-            return Err(with_sad(SamError::SadExhausted));
-        }
 
         // The spend and its record: one transaction, before the key is touched.
         let sad_id = live.sad.id.clone();
@@ -304,14 +357,11 @@ impl Sam {
             .writer
             .run(move |txn| {
                 let now = txn.now_ms().div_euclid(1000);
-                let r = txn.atomic(|conn| {
-                    if !queries::sads::spend_count(conn, &sad_id, n, now)? {
-                        let current = queries::sads::by_id(conn, &sad_id)?;
-                        return Err(match current {
-                            Some(s) if s.revoked => SamError::SadRevoked,
-                            Some(s) if s.expires_at <= now => SamError::SadExpired,
-                            _ => SamError::SadExhausted,
-                        });
+                let spend = |conn: &mut DbConnection| {
+                    // One statement checks budget, expiry, revocation, the current token and
+                    // the credential's state.
+                    if !queries::sads::spend_count(conn, &sad_id, &token_hash, n, now)? {
+                        return Err(why_not_spent(conn, &sad_id, &cid, n, now));
                     }
                     if pinned {
                         for h in &hashes {
@@ -320,16 +370,15 @@ impl Sam {
                             }
                         }
                     }
-                    let cred = queries::credentials::by_id(conn, &cid)?
-                        .ok_or(SamError::CredentialNotFound)?;
-                    if !cred.enabled {
-                        return Err(SamError::CredentialDisabled);
-                    }
-                    if cred.locked {
-                        return Err(SamError::CredentialLocked);
-                    }
                     Ok(())
-                });
+                };
+                // A count-only spend is a single statement; a hash set needs a savepoint so
+                // that a refused hash undoes the others.
+                let r = if pinned {
+                    txn.atomic(spend)
+                } else {
+                    spend(txn.conn())
+                };
                 let hex_hashes: Vec<String> = hashes.iter().map(hex::encode).collect();
                 match r {
                     Ok(()) => {
@@ -359,7 +408,7 @@ impl Sam {
         match spent {
             Ok(Ok(())) => Ok(Activation {
                 sam: self.clone(),
-                key: live.key,
+                key: live.key.clone(),
                 alg,
                 digests,
                 credential_id: req.credential_id.clone(),
@@ -408,6 +457,7 @@ impl Sam {
         };
         let lifetime = self.inner.config.sad_lifetime_s;
         let new_token = new_secret(SAD_PREFIX);
+        self.forget_sad(&live.sad.hash);
         let mut renewed = live.sad.clone();
         renewed.hash = secret_hash(&new_token);
         renewed.expires_at = now_s + lifetime;

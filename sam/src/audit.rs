@@ -129,6 +129,10 @@ pub(crate) struct Txn<'a> {
 }
 
 impl Txn<'_> {
+    pub(crate) fn conn(&mut self) -> &mut DbConnection {
+        self.conn
+    }
+
     pub(crate) fn now_ms(&self) -> i64 {
         self.clock.now_ms()
     }
@@ -229,6 +233,12 @@ impl AuditWriter {
             let r = f(txn);
             // A storage failure inside the job discards all of its writes.
             let keep = !matches!(r, Err(SamError::AuditUnavailable | SamError::Database(_)));
+            // The batch is rolled back: this request's own answer says so.
+            let r = if keep {
+                r
+            } else {
+                r.and(Err(SamError::AuditUnavailable))
+            };
             let completion: Completion = Box::new(move |commit| {
                 let _ = reply.send(commit.and(r));
             });
@@ -303,31 +313,24 @@ fn writer_loop(
                 )
                 .map_err(|_| diesel::result::Error::RollbackTransaction)?;
             }
+            // A job that hits a storage failure fails the whole batch: every request in it is
+            // refused, none is half-written.
+            let mut storage_failure = false;
             for job in jobs {
-                let saved = chain.clone();
-                let mut completion = None;
-                let sp = c.transaction::<(), diesel::result::Error, _>(|c| {
-                    let mut txn = Txn {
-                        conn: c,
-                        chain: &mut chain,
-                        clock,
-                    };
-                    let (done, keep) = job(&mut txn);
-                    completion = Some(done);
-                    if keep {
-                        Ok(())
-                    } else {
-                        Err(diesel::result::Error::RollbackTransaction)
-                    }
-                });
-                if sp.is_err() {
-                    chain = saved;
-                }
-                if let Some(done) = completion {
-                    completions.push(done);
-                }
+                let mut txn = Txn {
+                    conn: c,
+                    chain: &mut chain,
+                    clock,
+                };
+                let (done, keep) = job(&mut txn);
+                completions.push(done);
+                storage_failure |= !keep;
             }
-            Ok(())
+            if storage_failure {
+                Err(diesel::result::Error::RollbackTransaction)
+            } else {
+                Ok(())
+            }
         });
         match result {
             Ok(()) => {

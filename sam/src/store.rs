@@ -1,7 +1,7 @@
 //! Read-side helpers of the SAM: key material by id (cached: a key row never changes while the
 //! key lives) and the binding MAC of a SAD row.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use migrations::DbConnection;
@@ -12,6 +12,16 @@ use signer::KeyKind;
 use crate::credentials::parse_key_kind;
 use crate::secrets::sha256;
 use crate::{Sam, SamError};
+
+/// A SAD that passed every static check (MAC, bindings, hash set, credential, key): what a
+/// `signHash` needs before it spends.
+pub(crate) struct LiveSad {
+    pub(crate) sad: Sad,
+    /// The authorized hashes, when the SAD is bound to a hash set.
+    pub(crate) hash_set: Option<HashSet<Vec<u8>>>,
+    pub(crate) hash_set_digest: Vec<u8>,
+    pub(crate) key: Arc<KeyMaterial>,
+}
 
 /// A key as the backend needs it: its kind and its wrapped form.
 pub(crate) struct KeyMaterial {
@@ -26,6 +36,10 @@ pub(crate) struct Cache {
     /// Certificate validity (not before, not after; Unix seconds) by credential. Safe to cache:
     /// the chain is under the credential's MAC, checked on every load.
     validity: RwLock<HashMap<String, (i64, i64)>>,
+    /// SADs that passed their static checks, by token hash. A SAD's bindings never change; its
+    /// budget, revocation, token (extendTransaction) and the credential's state are checked in
+    /// the spending transaction, so a cached entry never lets a dead SAD sign.
+    sads: RwLock<HashMap<Vec<u8>, Arc<LiveSad>>>,
 }
 
 /// The cache never grows beyond this many keys; past it, entries are dropped wholesale.
@@ -57,6 +71,47 @@ impl Sam {
             keys.insert(key_id.to_owned(), material.clone());
         }
         Ok(material)
+    }
+
+    pub(crate) fn cached_sad(&self, token_hash: &[u8]) -> Option<Arc<LiveSad>> {
+        self.inner.store.sads.read().ok()?.get(token_hash).cloned()
+    }
+
+    pub(crate) fn cache_sad(&self, token_hash: Vec<u8>, live: Arc<LiveSad>) {
+        if let Ok(mut sads) = self.inner.store.sads.write() {
+            if sads.len() >= MAX_CACHED_KEYS {
+                sads.clear();
+            }
+            sads.insert(token_hash, live);
+        }
+    }
+
+    pub(crate) fn forget_sad(&self, token_hash: &[u8]) {
+        if let Ok(mut sads) = self.inner.store.sads.write() {
+            sads.remove(token_hash);
+        }
+    }
+
+    /// The certificate check of a credential checked before (R17), from the cache; a credential
+    /// not in the cache was checked on its way into it.
+    pub(crate) fn check_certificate_validity(
+        &self,
+        credential_id: &str,
+        now_s: i64,
+    ) -> Result<(), SamError> {
+        let cached = self
+            .inner
+            .store
+            .validity
+            .read()
+            .ok()
+            .and_then(|v| v.get(credential_id).copied());
+        match cached {
+            Some((not_before, not_after)) if now_s < not_before || now_s >= not_after => {
+                Err(SamError::CertificateNotValid)
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Refuses a credential whose signer certificate is expired or not yet valid (R17).
