@@ -303,3 +303,96 @@ on_both_databases! {
         assert!(openapi["paths"]["/csc/v2/signatures/signHash"].is_object());
     }
 }
+
+on_both_databases! {
+    async fn remember_me_refresh_token(app: TestApp) {
+        app.user("gina").await;
+        let r = app.client.post(format!("{}/csc/v1/auth/login", app.base))
+            .basic_auth("gina", Some(PASSWORD))
+            .json(&json!({"rememberMe": true}))
+            .send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let body: serde_json::Value = r.json().await.unwrap();
+        let refresh = body["refresh_token"].as_str().unwrap().to_owned();
+        assert!(refresh.starts_with("qs_rt_"));
+        // A refresh token is not an access token.
+        let r = app.post("/csc/v1/credentials/list", Some(&refresh), &json!({})).await;
+        assert_error(&r, StatusCode::UNAUTHORIZED, "invalid_token");
+        let (status, out) = app.post("/csc/v1/auth/login", None, &json!({"refresh_token": refresh})).await;
+        assert_eq!(status, StatusCode::OK, "{out}");
+        let access = out["access_token"].as_str().unwrap();
+        let (status, _) = app.post("/csc/v1/credentials/list", Some(access), &json!({})).await;
+        assert_eq!(status, StatusCode::OK);
+        // Revoking the session kills the refresh token too.
+        let (status, _) = app.post("/csc/v1/auth/revoke", Some(access), &json!({"token": refresh})).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let r = app.post("/csc/v1/auth/login", None, &json!({"refresh_token": refresh})).await;
+        assert_error(&r, StatusCode::UNAUTHORIZED, "invalid_token");
+        let r = app.post("/csc/v1/credentials/list", Some(access), &json!({})).await;
+        assert_error(&r, StatusCode::UNAUTHORIZED, "invalid_token");
+    }
+}
+
+/// `--tls-cert`/`--tls-key`: the service answers over HTTPS with the configured certificate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_https_with_the_configured_certificate() {
+    use openssl::asn1::Asn1Time;
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::nid::Nid;
+    use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
+    use std::io::{Read, Write};
+
+    let app = TestApp::start(Db::Sqlite).await;
+    let key = PKey::from_ec_key(
+        EcKey::generate(&EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap()).unwrap(),
+    )
+    .unwrap();
+    let mut name = openssl::x509::X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", "localhost").unwrap();
+    let name = name.build();
+    let mut b = X509::builder().unwrap();
+    b.set_subject_name(&name).unwrap();
+    b.set_issuer_name(&name).unwrap();
+    b.set_pubkey(&key).unwrap();
+    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    b.set_not_after(&Asn1Time::days_from_now(1).unwrap())
+        .unwrap();
+    b.sign(&key, MessageDigest::sha256()).unwrap();
+    let cert = b.build();
+    let cert_path = app.data.join("tls.pem");
+    let key_path = app.data.join("tls.key");
+    std::fs::write(&cert_path, cert.to_pem().unwrap()).unwrap();
+    std::fs::write(&key_path, key.private_key_to_pem_pkcs8().unwrap()).unwrap();
+    let tls = csc_api::server::start(
+        app.sam.clone(),
+        csc_api::server::ServerOptions {
+            listen: "127.0.0.1:0".into(),
+            tls: Some((cert_path, key_path)),
+            workers: Some(1),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let addr = tls.addr;
+    let (status_line, peer_der) = tokio::task::spawn_blocking(move || {
+        let mut connector = SslConnector::builder(SslMethod::tls()).unwrap();
+        connector.set_verify(SslVerifyMode::NONE);
+        let tcp = std::net::TcpStream::connect(addr).unwrap();
+        let mut stream = connector.build().connect("localhost", tcp).unwrap();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut out = String::new();
+        stream.read_to_string(&mut out).unwrap();
+        let peer = stream.ssl().peer_certificate().unwrap().to_der().unwrap();
+        (out.lines().next().unwrap().to_owned(), peer)
+    })
+    .await
+    .unwrap();
+    assert_eq!(status_line, "HTTP/1.1 200 OK");
+    assert_eq!(peer_der, cert.to_der().unwrap());
+    tls.handle.stop(false).await;
+    app.stop().await;
+}
