@@ -44,23 +44,31 @@ impl FromRequest for Body {
                 }
                 buf.extend_from_slice(&chunk);
             }
-            if buf.iter().all(u8::is_ascii_whitespace) {
-                return Ok(Self::default());
-            }
-            match serde_json::from_slice::<Value>(&buf) {
-                Ok(Value::Object(map)) => Ok(Self(map)),
-                Ok(_) => Err(ApiError::MalformedBody("not a JSON object".into())),
-                Err(e) => Err(ApiError::MalformedBody(format!(
-                    "invalid JSON at line {} column {}",
-                    e.line(),
-                    e.column()
-                ))),
-            }
+            Self::parse(&buf)
         })
     }
 }
 
 impl Body {
+    /// Parses a request body: a JSON object, or nothing.
+    pub fn parse(bytes: &[u8]) -> Result<Self, ApiError> {
+        if bytes.len() > MAX_BODY_BYTES {
+            return Err(ApiError::BodyTooLarge);
+        }
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self::default());
+        }
+        match serde_json::from_slice::<Value>(bytes) {
+            Ok(Value::Object(map)) => Ok(Self(map)),
+            Ok(_) => Err(ApiError::MalformedBody("not a JSON object".into())),
+            Err(e) => Err(ApiError::MalformedBody(format!(
+                "invalid JSON at line {} column {}",
+                e.line(),
+                e.column()
+            ))),
+        }
+    }
+
     /// The first of `names` present (v2 name first, then v1).
     fn get(&self, names: &[&'static str]) -> Option<(&'static str, &Value)> {
         names
