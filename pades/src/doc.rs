@@ -199,8 +199,20 @@ impl Loaded {
         Ok(out)
     }
 
+    /// Pages found, which must agree with the root's `/Count`.
     pub(crate) fn page_count(&self) -> Result<usize, PadesError> {
-        self.pages().map(|p| p.len())
+        let pages = self.pages()?;
+        let catalog = self.catalog()?;
+        if let Some(Object::Dictionary(root)) = self.get(catalog, b"Pages")?
+            && let Some(Object::Integer(count)) = self.get(root, b"Count")?
+            && usize::try_from(*count).ok() != Some(pages.len())
+        {
+            return Err(PadesError::Damaged(format!(
+                "the page tree claims {count} pages but holds {}",
+                pages.len()
+            )));
+        }
+        Ok(pages.len())
     }
 
     /// The `/AcroForm` dictionary and, when it is an indirect object, its id.
