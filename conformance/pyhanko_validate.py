@@ -83,7 +83,11 @@ def main():
             for t in tss:
                 st = validate_pdf_timestamp(t, vc())
                 print(f"--- document timestamp {t.field_name} ---")
-                print(st.pretty_print_details())
+                print(f"{st.summary()}; time {st.timestamp}; coverage {st.coverage}; "
+                      f"modification level {st.modification_level}")
+                if st.modification_level not in ALLOWED:
+                    fail(f"document timestamp {t.field_name}: modification level "
+                         f"{st.modification_level}")
                 if not (st.intact and st.valid and st.trusted):
                     fail(f"document timestamp {t.field_name}: intact={st.intact} "
                          f"valid={st.valid} trusted={st.trusted}")
