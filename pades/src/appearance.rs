@@ -70,7 +70,11 @@ pub(crate) fn visible(
     }
     let (y, mo, d, hh, mi, s) = crate::sign::civil(time)?;
     let when = format!("{y:04}-{mo:02}-{d:02} {hh:02}:{mi:02}:{s:02} UTC");
-    let size = (h / 3.0).clamp(4.0, 12.0);
+    let first = format!("Digitally signed by {}", signer.unwrap_or("(unknown)"));
+    let second = format!("Date: {when}");
+    // Helvetica averages about half an em per character: shrink the text to fit the width.
+    let longest = first.chars().count().max(second.chars().count()) as f32;
+    let size = (h / 3.0).min((w - 8.0) / (0.52 * longest)).clamp(3.0, 12.0);
     let mut c = Vec::new();
     c.extend_from_slice(
         format!(
@@ -93,7 +97,7 @@ pub(crate) fn visible(
         &mut c,
     );
     c.extend_from_slice(b" Tj T* ");
-    literal(&format!("Date: {when}"), &mut c);
+    literal(&second, &mut c);
     c.extend_from_slice(b" Tj ET\n");
 
     let mut font = Dictionary::new();

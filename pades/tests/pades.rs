@@ -468,3 +468,62 @@ fn the_judges_reject_what_they_should() {
         .unwrap();
     assert!(!String::from_utf8_lossy(&out.stdout).contains("Signature is Valid."));
 }
+
+#[test]
+fn second_b_lt_signature_extends_the_dss() {
+    let original = data("cairo-libtasn1-p1-3.pdf");
+    let once = sign(&original, job("p256", Level::Lt)).unwrap();
+    let twice = sign(&once, job("rsa", Level::Lt)).unwrap();
+    let p = check_prefix_and_qpdf(&original, &twice, "lt-twice.pdf");
+    pdfsig(&p, 2, false);
+    let verdict = pyhanko(&p, "B-LT");
+    assert!(
+        verdict.contains("VALID: 2 signature(s) at B-LT"),
+        "{verdict}"
+    );
+    // The second DSS revision keeps the first one's entries and adds its own.
+    let dss_line = verdict.lines().find(|l| l.starts_with("DSS:")).unwrap();
+    let certs: usize = dss_line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(certs >= 6, "{dss_line}");
+}
+
+#[test]
+fn visible_signature_is_drawn() {
+    let original = data("cairo-libtasn1-p1-3.pdf");
+    let mut j = job("p256", Level::B);
+    j.options.visible = Some(pades::Visible {
+        page: 0,
+        rect: [300.0, 40.0, 560.0, 100.0],
+    });
+    let signed = sign(&original, j).unwrap();
+    let p = check_prefix_and_qpdf(&original, &signed, "visible.pdf");
+    pdfsig(&p, 1, true);
+    pyhanko(&p, "B-B");
+    // Render the rectangle's area with poppler and the unsigned original: the signed one must
+    // have dark pixels (the frame and the text) where the original has none.
+    let dark = |path: &std::path::Path| -> usize {
+        let out = std::process::Command::new("pdftoppm")
+            .args([
+                "-f", "1", "-l", "1", "-r", "72", "-gray", "-x", "300", "-y", "0", "-W", "260",
+                "-H", "800",
+            ])
+            .arg(path)
+            .output()
+            .expect("pdftoppm (poppler-utils) is needed");
+        assert!(out.status.success());
+        // PGM: header of three lines, then one byte per pixel.
+        let body = out
+            .stdout
+            .splitn(4, |b| *b == b'\n')
+            .nth(3)
+            .unwrap()
+            .to_vec();
+        body.iter().filter(|&&v| v < 128).count()
+    };
+    let before = dark(&save("visible-original.pdf", &original));
+    let after = dark(&p);
+    assert!(
+        after > before + 200,
+        "dark pixels before {before}, after {after}"
+    );
+}
