@@ -428,6 +428,31 @@ impl CadesSignature {
         Ok(())
     }
 
+    /// The certificates, CRLs and OCSP responses embedded in `SignedData` (DER).
+    pub fn validation_data(&self) -> Result<ValidationData, CadesError> {
+        let mut out = ValidationData {
+            certificates: self.certificates()?,
+            ..ValidationData::default()
+        };
+        for a in self.signed_data.crls.iter().flat_map(|s| s.iter()) {
+            let der = a.to_der()?;
+            if der::Tagged::tag(a) == der::Tag::Sequence {
+                out.crls.push(der);
+            } else {
+                // [1] IMPLICIT OtherRevocationInfoFormat: read it back as a SEQUENCE.
+                let mut seq = der;
+                if let Some(first) = seq.first_mut() {
+                    *first = 0x30;
+                }
+                let other = OtherRevocationInfoFormat::from_der(&seq)?;
+                if other.other_rev_info_format == oid::RI_OCSP_RESPONSE {
+                    out.ocsp_responses.push(other.other_rev_info.to_der()?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The certificates embedded in the signature (DER).
     pub fn certificates(&self) -> Result<Vec<Vec<u8>>, CadesError> {
         let mut out = Vec::new();

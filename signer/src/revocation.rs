@@ -167,12 +167,33 @@ impl RevocationFetcher {
     /// the OCSP responders named in the AIA; if none is named or none can be reached it uses the
     /// CRL distribution points. A definite bad answer (revoked, wrong certificate, bad signature,
     /// stale) stops the whole operation: no signature should be made on such data.
-    pub async fn collect(
+    pub fn collect(
         &self,
         chain: &[Vec<u8>],
         fresh: &Freshness,
-        rng: &mut (impl RngCore + Send),
+        rng: &mut impl RngCore,
+    ) -> impl Future<Output = Result<ValidationData, RevocationError>> + Send + 'static {
+        // Nonces are drawn up front so the future does not hold on to `rng`.
+        let nonces: Vec<[u8; 16]> = (0..chain.len() * 4)
+            .map(|_| {
+                let mut n = [0u8; 16];
+                rng.fill_bytes(&mut n);
+                n
+            })
+            .collect();
+        let this = self.clone();
+        let chain = chain.to_vec();
+        let fresh = *fresh;
+        async move { this.collect_with(&chain, &fresh, nonces).await }
+    }
+
+    async fn collect_with(
+        &self,
+        chain: &[Vec<u8>],
+        fresh: &Freshness,
+        nonces: Vec<[u8; 16]>,
     ) -> Result<ValidationData, RevocationError> {
+        let mut nonces = nonces.into_iter();
         let certs = chain
             .iter()
             .map(|c| Certificate::from_der(c).map_err(|_| RevocationError::BadChain))
@@ -195,9 +216,8 @@ impl RevocationFetcher {
             let issuer_der = issuer.to_der().map_err(|_| RevocationError::BadChain)?;
             let mut last_fetch_error = None;
             let mut done = false;
-            for url in ocsp_urls(cert) {
-                let mut nonce = [0u8; 16];
-                rng.fill_bytes(&mut nonce);
+            for url in ocsp_urls(cert).into_iter().take(4) {
+                let nonce = nonces.next().ok_or(RevocationError::BadChain)?;
                 match self
                     .fetch_ocsp(&url, &cert_der, &issuer_der, nonce, fresh)
                     .await

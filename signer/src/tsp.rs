@@ -551,29 +551,34 @@ impl TsaClient {
         self
     }
 
-    /// Obtains a checked token over `imprint` (see [`check_response`]).
-    pub async fn timestamp(
+    /// Obtains a checked token over `imprint` (see [`check_response`]). The nonce is drawn from
+    /// `rng` before the request leaves, so the returned future does not hold on to it.
+    pub fn timestamp(
         &self,
         imprint: &Digest,
-        rng: &mut (impl RngCore + Send),
-    ) -> Result<TimeStampToken, TspError> {
-        let req = build_request(imprint, self.policy, rng)?;
-        let body = self
-            .http
-            .post(&self.url)
-            .header("Content-Type", "application/timestamp-query")
-            .body(req.to_der()?)
-            .send()
-            .await
-            .map_err(|e| TspError::Transport(e.to_string()))?;
-        if !body.status().is_success() {
-            return Err(TspError::HttpStatus(body.status().as_u16()));
+        rng: &mut impl RngCore,
+    ) -> impl Future<Output = Result<TimeStampToken, TspError>> + Send + 'static {
+        let req = build_request(imprint, self.policy, rng);
+        let http = self.http.clone();
+        let url = self.url.clone();
+        async move {
+            let req = req?;
+            let body = http
+                .post(&url)
+                .header("Content-Type", "application/timestamp-query")
+                .body(req.to_der()?)
+                .send()
+                .await
+                .map_err(|e| TspError::Transport(e.to_string()))?;
+            if !body.status().is_success() {
+                return Err(TspError::HttpStatus(body.status().as_u16()));
+            }
+            let bytes = body
+                .bytes()
+                .await
+                .map_err(|e| TspError::Transport(e.to_string()))?;
+            check_response(&req, &bytes)
         }
-        let bytes = body
-            .bytes()
-            .await
-            .map_err(|e| TspError::Transport(e.to_string()))?;
-        check_response(&req, &bytes)
     }
 }
 
