@@ -281,3 +281,33 @@ pub fn default_http_client() -> Result<reqwest::Client, RevocationError> {
             reason: e.to_string(),
         })
 }
+
+/// Orders a chain: `leaf` first, then each issuer found in `pool` by name (and signature, when
+/// the issuer's key can check it), up to a self-issued certificate or the first missing link.
+pub fn build_chain(leaf: &[u8], pool: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, RevocationError> {
+    let mut out = vec![leaf.to_vec()];
+    let mut current = Certificate::from_der(leaf).map_err(|_| RevocationError::BadChain)?;
+    while out.len() <= pool.len() {
+        let tbs = current.tbs_certificate();
+        if tbs.issuer() == tbs.subject() {
+            break;
+        }
+        let current_der = current.to_der().map_err(|_| RevocationError::BadChain)?;
+        let next = pool.iter().find(|c| {
+            Certificate::from_der(c).is_ok_and(|cand| {
+                cand.tbs_certificate().subject() == tbs.issuer()
+                    && openssl::x509::X509::from_der(&current_der)
+                        .ok()
+                        .zip(crate::verify::public_key(c).ok())
+                        .is_some_and(|(x, k)| x.verify(&k).unwrap_or(false))
+            })
+        });
+        let Some(next) = next else { break };
+        if out.contains(next) {
+            break;
+        }
+        out.push(next.clone());
+        current = Certificate::from_der(next).map_err(|_| RevocationError::BadChain)?;
+    }
+    Ok(out)
+}

@@ -942,6 +942,115 @@ async fn case_b_lt(env: &Env) -> Result<()> {
     Ok(())
 }
 
+/// The `sign-cades` example, which `cargo test` builds beside this binary.
+fn example_binary() -> Result<std::path::PathBuf> {
+    let exe = std::env::current_exe()?;
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("test binary location")?;
+    let p = dir.join("examples").join("sign-cades");
+    ensure!(
+        p.exists(),
+        "the sign-cades example is not built at {} (run the tests with `cargo test -p signer`, which builds examples)",
+        p.display()
+    );
+    Ok(p)
+}
+
+async fn case_example(env: &Env) -> Result<()> {
+    let exe = example_binary()?;
+    let d = env.pki.dir.0.clone();
+    let data = b"qsign sign-cades example input\n";
+    std::fs::write(d.join("in.txt"), data)?;
+    let tsa = format!("{}/tsa", env.base);
+    let mut n = 0;
+    for (name, level, attached, pss) in [
+        ("rsa", "B-B", true, false),
+        ("rsa", "B-T", false, true),
+        ("rsa", "B-LT", false, false),
+        ("p256", "B-LT", false, false),
+        ("p384", "B-LT", true, false),
+        ("ed25519", "B-LT", false, false),
+    ] {
+        let out = format!("ex-{name}-{level}.p7s");
+        let (key, cert) = (format!("{name}.key"), format!("{name}.pem"));
+        let mut args = vec![
+            "in.txt",
+            &out,
+            "--key",
+            &key,
+            "--cert",
+            &cert,
+            "--chain",
+            "chain.pem",
+            "--level",
+            level,
+            "--tsa",
+            &tsa,
+        ];
+        if attached {
+            args.push("--attached");
+        }
+        if pss {
+            args.push("--pss");
+        }
+        let exe_s = exe.to_str().context("path")?.to_string();
+        let dd = d.clone();
+        let owned: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        tokio::task::spawn_blocking(move || {
+            let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
+            pki::run(&dd, &exe_s, &refs)
+        })
+        .await??;
+        let der = std::fs::read(d.join(&out))?;
+        if name != "ed25519" {
+            cms_verify(env, &der, data, attached, &[])?;
+        }
+        pyhanko(env, &der, data, attached, level)
+            .with_context(|| format!("example {name} {level}"))?;
+        n += 1;
+    }
+    // A refusing TSA: the tool fails and writes nothing.
+    let exe_s = exe.to_str().context("path")?.to_string();
+    let dd = d.clone();
+    let reject = format!("{}/tsa-reject", env.base);
+    let r = tokio::task::spawn_blocking(move || {
+        pki::run(
+            &dd,
+            &exe_s,
+            &[
+                "in.txt",
+                "refused.p7s",
+                "--key",
+                "p256.key",
+                "--cert",
+                "p256.pem",
+                "--chain",
+                "chain.pem",
+                "--level",
+                "B-T",
+                "--tsa",
+                &reject,
+            ],
+        )
+    })
+    .await?;
+    let msg = format!(
+        "{:#}",
+        r.err().context("the example accepted a refusing TSA")?
+    );
+    ensure!(msg.contains("refused the request"), "unclear error: {msg}");
+    ensure!(
+        !d.join("refused.p7s").exists(),
+        "a signature was written despite the refusal"
+    );
+    println!(
+        "  sign-cades example: {n} outputs validated (openssl cms -verify, pyHanko); refusing TSA → error, no file"
+    );
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn formats_against_outside_tools() {
     if let Err(e) = run_all().await {
@@ -1009,6 +1118,7 @@ async fn run_all() -> Result<()> {
     case!("ocsp_encoder_judged_by_openssl", case_ocsp_encoder(&env));
     case!("crl_encoder_and_checks", case_crl(&env, &files));
     case!("cades_b_lt_offline", case_b_lt(&env));
+    case!("sign_cades_example", case_example(&env));
     if !failures.is_empty() {
         bail!(
             "{} case(s) failed:\n{}",

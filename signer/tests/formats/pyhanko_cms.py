@@ -43,7 +43,7 @@ def main():
         if not isinstance(data, bytes):
             fail("attached signature without eContent")
         sd = sd.copy()
-        sd["encap_content_info"] = cms.ContentInfo(
+        sd["encap_content_info"] = type(eci)(
             {"content_type": eci["content_type"].native})
     else:
         data = open(a.data, "rb").read()
