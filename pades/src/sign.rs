@@ -616,3 +616,32 @@ pub(crate) fn civil(t: SystemTime) -> Result<(i64, u32, u32, u32, u32, u32), Pad
         cast(rem % 60)?,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+
+    #[test]
+    fn pdf_dates_are_utc_calendar_dates() {
+        let at = |s: u64| pdf_date(UNIX_EPOCH + Duration::from_secs(s)).unwrap();
+        assert_eq!(at(0), "D:19700101000000Z");
+        // 2000-02-29 12:34:56 UTC, a leap day.
+        assert_eq!(at(951_827_696), "D:20000229123456Z");
+        // 2026-12-03 16:44:16 UTC.
+        assert_eq!(at(1_796_316_256), "D:20261203164416Z");
+        assert!(pdf_date(UNIX_EPOCH + Duration::from_secs(300_000_000_000)).is_err());
+    }
+
+    #[test]
+    fn byte_range_digest_matches_one_pass() {
+        use sha2::Digest as _;
+        let parts: [&[u8]; 3] = [b"%PDF-1.7 abc", b"", b"def"];
+        let d = hash_ranges(DigestAlgorithm::Sha384, &parts).unwrap();
+        assert_eq!(
+            d.as_bytes(),
+            sha2::Sha384::digest(b"%PDF-1.7 abcdef").as_slice()
+        );
+    }
+}

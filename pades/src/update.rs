@@ -176,3 +176,17 @@ fn runs(offsets: &BTreeMap<u32, (usize, u16)>) -> Vec<(u32, u32)> {
 pub(crate) fn len_i64(n: usize) -> Result<i64, PadesError> {
     i64::try_from(n).map_err(|_| PadesError::TooLarge("a length beyond i64"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_group_consecutive_numbers() {
+        let m: BTreeMap<u32, (usize, u16)> = [3, 4, 5, 9, 11, 12]
+            .into_iter()
+            .map(|i| (i, (0, 0)))
+            .collect();
+        assert_eq!(runs(&m), vec![(3, 3), (9, 1), (11, 2)]);
+    }
+}
