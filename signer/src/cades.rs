@@ -609,3 +609,69 @@ pub fn signature_algorithm_identifier(
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_data_merge_skips_duplicates() {
+        let mut a = ValidationData {
+            certificates: vec![vec![1], vec![2]],
+            crls: vec![vec![3]],
+            ocsp_responses: vec![],
+        };
+        a.merge(ValidationData {
+            certificates: vec![vec![2], vec![4]],
+            crls: vec![vec![3]],
+            ocsp_responses: vec![vec![5]],
+        });
+        assert_eq!(a.certificates, vec![vec![1], vec![2], vec![4]]);
+        assert_eq!(a.crls, vec![vec![3]]);
+        assert_eq!(a.ocsp_responses, vec![vec![5]]);
+    }
+
+    #[test]
+    fn signing_time_switches_to_generalized_time_in_2050() {
+        let t2049 = UNIX_EPOCH + std::time::Duration::from_secs(2_524_607_999); // 2049-12-31T23:59:59Z
+        let t2050 = UNIX_EPOCH + std::time::Duration::from_secs(2_524_608_000);
+        assert_eq!(
+            der::Tagged::tag(&signing_time(t2049).unwrap()),
+            der::Tag::UtcTime
+        );
+        assert_eq!(
+            der::Tagged::tag(&signing_time(t2050).unwrap()),
+            der::Tag::GeneralizedTime
+        );
+    }
+
+    #[test]
+    fn garbage_is_not_a_signature() {
+        assert!(matches!(
+            CadesSignature::from_der(b"\x30\x03\x06\x01\x00"),
+            Err(CadesError::NotSignedData)
+        ));
+        assert!(matches!(
+            prepare(&SignParams {
+                signer_cert: b"nope",
+                chain: &[],
+                algorithm: SignatureAlgorithm::Ed25519,
+                content: Content::Attached(b""),
+                signing_time: None,
+            }),
+            Err(CadesError::BadSignerCertificate)
+        ));
+    }
+
+    #[test]
+    fn ed25519_signs_over_sha512_message_digest() {
+        assert_eq!(
+            content_digest_algorithm(SignatureAlgorithm::Ed25519),
+            DigestAlgorithm::Sha512
+        );
+        assert_eq!(
+            content_digest_algorithm(SignatureAlgorithm::Ecdsa(DigestAlgorithm::Sha384)),
+            DigestAlgorithm::Sha384
+        );
+    }
+}

@@ -636,3 +636,63 @@ pub fn error_response(status: ResponseStatus) -> Result<Vec<u8>, OcspError> {
     }
     .to_der()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_response_round_trips_and_is_refused() {
+        let der = error_response(ResponseStatus::Unauthorized).unwrap();
+        assert_eq!(der, [0x30, 0x03, 0x0a, 0x01, 0x06]);
+        assert!(matches!(
+            parse_response(&der),
+            Err(OcspError::Unsuccessful(ResponseStatus::Unauthorized))
+        ));
+        assert!(matches!(
+            parse_response(b"\x30\x00"),
+            Err(OcspError::Malformed)
+        ));
+    }
+
+    #[test]
+    fn nonce_is_read_wrapped_or_bare() {
+        let wrapped = vec![x509_cert::ext::Extension {
+            extn_id: oid::PKIX_OCSP_NONCE,
+            critical: false,
+            extn_value: OctetString::new(
+                OctetString::new(vec![1, 2, 3]).unwrap().to_der().unwrap(),
+            )
+            .unwrap(),
+        }];
+        assert_eq!(nonce_of(Some(&wrapped)), Some(vec![1, 2, 3]));
+        let bare = vec![x509_cert::ext::Extension {
+            extn_id: oid::PKIX_OCSP_NONCE,
+            critical: false,
+            extn_value: OctetString::new(vec![9, 9]).unwrap(),
+        }];
+        assert_eq!(nonce_of(Some(&bare)), Some(vec![9, 9]));
+        assert_eq!(nonce_of(None), None);
+    }
+
+    #[test]
+    fn freshness_windows() {
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let f = Freshness::at(now);
+        let h = Duration::from_secs(3600);
+        assert!(f.check(now - h, Some(now + h)).is_ok());
+        assert!(matches!(
+            f.check(now + 2 * h, None),
+            Err(FreshnessError::NotYetValid)
+        ));
+        assert!(matches!(
+            f.check(now - 2 * h, Some(now - h)),
+            Err(FreshnessError::Stale)
+        ));
+        assert!(f.check(now - Duration::from_secs(600), None).is_ok());
+        assert!(matches!(
+            f.check(now - 2 * h, None),
+            Err(FreshnessError::Stale)
+        ));
+    }
+}

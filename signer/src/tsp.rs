@@ -825,6 +825,34 @@ mod tests {
     }
 
     #[test]
+    fn request_omits_default_cert_req_and_round_trips() {
+        let d = DigestAlgorithm::Sha256.hash(b"x");
+        let mut req = build_request(&d, None, &mut rand::rng()).unwrap();
+        req.cert_req = false;
+        let der = req.to_der().unwrap();
+        assert_eq!(TimeStampReq::from_der(&der).unwrap(), req);
+        // No BOOLEAN (tag 1) anywhere at the top level: DEFAULT FALSE is omitted.
+        req.cert_req = true;
+        assert!(req.to_der().unwrap().len() == der.len() + 3);
+        assert!(TsaSigner::parse_request(&der).is_ok());
+        assert!(matches!(
+            TsaSigner::parse_request(b"\x30\x00"),
+            Err(TspError::BadRequest)
+        ));
+    }
+
+    #[test]
+    fn rejection_is_a_refusal_for_the_client() {
+        let d = DigestAlgorithm::Sha256.hash(b"x");
+        let req = build_request(&d, None, &mut rand::rng()).unwrap();
+        let resp = TsaSigner::rejection("no").unwrap();
+        assert!(matches!(
+            check_response(&req, &resp),
+            Err(TspError::Rejected { status: status::REJECTION, ref text }) if text == "no"
+        ));
+    }
+
+    #[test]
     fn gen_time_refuses_non_der_forms() {
         for bad in [
             &b"20261203154220.970Z"[..],
