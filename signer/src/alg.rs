@@ -49,6 +49,7 @@ pub mod oid {
     pub const AD_CA_ISSUERS: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.48.2");
     pub const SIGNING_CERTIFICATE_V1: Oid = Oid::new_unwrap("1.2.840.113549.1.9.16.2.12");
     pub const CE_CRL_NUMBER: Oid = Oid::new_unwrap("2.5.29.20");
+    pub const CE_ISSUING_DISTRIBUTION_POINT: Oid = Oid::new_unwrap("2.5.29.28");
     pub const CE_AUTHORITY_KEY_IDENTIFIER: Oid = Oid::new_unwrap("2.5.29.35");
     pub const SHA1: Oid = Oid::new_unwrap("1.3.14.3.2.26");
 }

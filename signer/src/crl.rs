@@ -32,6 +32,10 @@ pub enum CrlError {
     Stale,
     #[error("the certificate is revoked since {0:?}")]
     Revoked(SystemTime),
+    #[error("the CRL has a critical extension this check does not understand: {0}")]
+    UnsupportedCriticalExtension(String),
+    #[error("the CRL's issuing distribution point does not cover this certificate")]
+    ScopeExcludesCertificate,
     #[error("a certificate is not a DER X.509 certificate")]
     BadCertificate,
     #[error("a time cannot be encoded")]
@@ -85,6 +89,7 @@ pub fn check_crl(
             FreshnessError::NotYetValid => CrlError::NotYetValid,
             FreshnessError::Stale => CrlError::Stale,
         })?;
+    check_scope(&crl, &cert)?;
     let serial = cert.tbs_certificate().serial_number();
     if let Some(entry) = tbs
         .revoked_certificates
@@ -93,6 +98,55 @@ pub fn check_crl(
         .find(|r| r.serial_number == *serial)
     {
         return Err(CrlError::Revoked(entry.revocation_date.to_system_time()));
+    }
+    Ok(())
+}
+
+/// Refuses CRLs whose critical extensions would change their meaning beyond a full, direct CRL
+/// (delta CRLs, indirect CRLs, partitioned by reason), and an issuing distribution point that
+/// excludes the certificate's kind.
+fn check_scope(crl: &CertificateList, cert: &Certificate) -> Result<(), CrlError> {
+    use x509_cert::ext::pkix::BasicConstraints;
+    use x509_cert::ext::pkix::crl::dp::IssuingDistributionPoint;
+    let tbs = &crl.tbs_cert_list;
+    for e in tbs.crl_extensions.iter().flatten() {
+        if e.extn_id == crate::oid::CE_ISSUING_DISTRIBUTION_POINT {
+            let idp = IssuingDistributionPoint::from_der(e.extn_value.as_bytes())
+                .map_err(|_| CrlError::Malformed)?;
+            let is_ca = cert
+                .tbs_certificate()
+                .get_extension::<BasicConstraints>()
+                .ok()
+                .flatten()
+                .is_some_and(|(_, bc)| bc.ca);
+            if idp.indirect_crl
+                || idp.only_some_reasons.is_some()
+                || idp.only_contains_attribute_certs
+            {
+                return Err(CrlError::UnsupportedCriticalExtension(
+                    "issuingDistributionPoint scope".to_string(),
+                ));
+            }
+            if (idp.only_contains_user_certs && is_ca) || (idp.only_contains_ca_certs && !is_ca) {
+                return Err(CrlError::ScopeExcludesCertificate);
+            }
+        } else if e.critical {
+            return Err(CrlError::UnsupportedCriticalExtension(
+                e.extn_id.to_string(),
+            ));
+        }
+    }
+    for entry in tbs.revoked_certificates.iter().flatten() {
+        if let Some(e) = entry
+            .crl_entry_extensions
+            .iter()
+            .flatten()
+            .find(|e| e.critical)
+        {
+            return Err(CrlError::UnsupportedCriticalExtension(
+                e.extn_id.to_string(),
+            ));
+        }
     }
     Ok(())
 }

@@ -40,6 +40,8 @@ pub enum OcspError {
     ResponderNotIssuedByIssuer,
     #[error("the delegated responder certificate lacks the OCSPSigning extended key usage")]
     ResponderNotAuthorized,
+    #[error("the delegated responder certificate is not valid at the time of the check")]
+    ResponderCertificateExpired,
     #[error("the response signature does not verify: {0}")]
     BadSignature(verify::VerifyError),
     #[error("the response is not yet valid (thisUpdate in the future)")]
@@ -467,6 +469,12 @@ pub fn check_response(
             .is_some_and(|(_, eku)| eku.0.contains(&oid::KP_OCSP_SIGNING));
         if !eku_ok {
             return Err(OcspError::ResponderNotAuthorized);
+        }
+        let validity = responder.tbs_certificate().validity();
+        if validity.not_before.to_system_time() > fresh.now + fresh.skew
+            || validity.not_after.to_system_time() + fresh.skew < fresh.now
+        {
+            return Err(OcspError::ResponderCertificateExpired);
         }
         responder_der
     };

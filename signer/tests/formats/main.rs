@@ -628,6 +628,18 @@ async fn case_ocsp(env: &Env) -> Result<()> {
         &Freshness::at(wall_clock() + Duration::from_secs(7 * 86_400)),
     );
     ensure!(matches!(r, Err(OcspError::Stale)), "{r:?}");
+    // Two months on, the delegated responder's own certificate has expired.
+    let r = ocsp::check_response(
+        &good,
+        &env.pki.p256.cert_der,
+        ca,
+        Some(&nonce),
+        &Freshness::at(wall_clock() + Duration::from_secs(60 * 86_400)),
+    );
+    ensure!(
+        matches!(r, Err(OcspError::ResponderCertificateExpired)),
+        "{r:?}"
+    );
     // The revoked certificate.
     let revoked = ocsp_post(env, &env.pki.revoked, None).await?;
     let r = ocsp::check_response(&revoked, &env.pki.revoked.cert_der, ca, None, &fresh);
