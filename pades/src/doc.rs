@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use lopdf::xref::{XrefRecovery, XrefType};
+use lopdf::xref::{XrefEntry, XrefRecovery, XrefType};
 use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId};
 
 use crate::PadesError;
@@ -83,11 +83,20 @@ pub(crate) fn load(bytes: &[u8]) -> Result<Loaded, PadesError> {
         doc.reference_table.cross_reference_type,
         XrefType::CrossReferenceStream
     );
+    check_offsets(bytes, &doc)?;
     let max_loaded = doc.objects.keys().next_back().map_or(0, |id| id.0);
+    let max_entry = doc
+        .reference_table
+        .entries
+        .keys()
+        .next_back()
+        .copied()
+        .unwrap_or(0);
     let next_id = doc
         .reference_table
         .size
         .max(max_loaded.saturating_add(1))
+        .max(max_entry.saturating_add(1))
         .max(doc.max_id.saturating_add(1));
     if next_id > 8_000_000 {
         return Err(PadesError::TooLarge("too many objects"));
@@ -102,6 +111,55 @@ pub(crate) fn load(bytes: &[u8]) -> Result<Loaded, PadesError> {
     loaded.catalog()?;
     loaded.page_count()?;
     Ok(loaded)
+}
+
+/// Every in-use cross-reference entry must point at the header of the object it names: a
+/// reader that trusts the table and one that trusts the headers must see the same document.
+fn check_offsets(bytes: &[u8], doc: &Document) -> Result<(), PadesError> {
+    for (&num, entry) in &doc.reference_table.entries {
+        let XrefEntry::Normal { offset, generation } = *entry else {
+            continue;
+        };
+        let at = usize::try_from(offset).unwrap_or(usize::MAX);
+        let found = bytes.get(at..).and_then(object_header);
+        if found != Some((num, u32::from(generation))) {
+            return Err(PadesError::Damaged(format!(
+                "the cross-reference entry of object {num} does not point at it"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Parses `N G obj` at the start of `b`.
+fn object_header(b: &[u8]) -> Option<(u32, u32)> {
+    fn number(b: &[u8]) -> Option<(u32, &[u8])> {
+        let end = b
+            .iter()
+            .position(|c| !c.is_ascii_digit())
+            .unwrap_or(b.len());
+        let (digits, rest) = b.split_at_checked(end)?;
+        if digits.is_empty() || digits.len() > 10 {
+            return None;
+        }
+        let n = std::str::from_utf8(digits).ok()?.parse().ok()?;
+        Some((n, rest))
+    }
+    fn space(b: &[u8]) -> Option<&[u8]> {
+        let end = b
+            .iter()
+            .position(|c| !matches!(c, b' ' | b'\t' | b'\r' | b'\n' | b'\x0c' | b'\0'))
+            .unwrap_or(b.len());
+        if end == 0 {
+            return None;
+        }
+        b.get(end..)
+    }
+    let (num, rest) = number(b)?;
+    let (generation, rest) = number(space(rest)?)?;
+    space(rest)?
+        .starts_with(b"obj")
+        .then_some((num, generation))
 }
 
 impl Loaded {

@@ -379,6 +379,28 @@ fn hostile_cases() -> Vec<(&'static str, Vec<u8>)> {
             "/Root 1 0 R",
         ),
     ));
+    // Found by fuzzing: a subsection that numbers the entries from 8 while the objects at those
+    // offsets are 1 to 6, so the table and the object headers disagree.
+    let shifted = handmade(
+        &[
+            (1, "<</Type/Catalog/Pages 2 0 R/AcroForm 5 0 R>>".into()),
+            (2, "<</Type/Pages/Kids[3 0 R]/Count 1>>".into()),
+            (
+                3,
+                "<</Type/Page/Parent 2 0 R/MediaBox[0 0 612 792]/Annots 6 0 R>>".into(),
+            ),
+            (5, "<</Fields[]>>".into()),
+            (6, "[]".into()),
+        ],
+        "/Root 1 0 R",
+    );
+    let text = String::from_utf8_lossy(&shifted).replace("xref\n0 7\n", "xref\n8 7\n");
+    assert!(text.contains("xref\n8 7\n"));
+    cases.push(("xref numbering shifted", text.into_bytes()));
+    cases.push((
+        "xref numbering shifted (fuzz find)",
+        data("fuzz-xref-numbering-shifted.pdf"),
+    ));
     cases.push((
         "encrypted (AES-256)",
         qpdf_rewrite(&base, &["--encrypt", "user", "owner", "256", "--"]),
