@@ -41,6 +41,24 @@ fn keep_dictionaries(id: ObjectId, object: &mut Object) -> Option<(ObjectId, Obj
     Some((id, object.clone()))
 }
 
+/// Runs the parser. The checks here and in lopdf are what keep bad input out; a panic inside
+/// the parser would be a bug in it, and is turned into an error rather than taking the caller
+/// down. Fuzzing builds leave it out so such bugs surface.
+#[cfg(not(fuzzing))]
+fn parse(bytes: &[u8], options: LoadOptions) -> lopdf::Result<Document> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Document::load_mem_with_options(bytes, options)
+    }))
+    .unwrap_or(Err(lopdf::Error::InvalidStream(
+        "the parser failed on this input".into(),
+    )))
+}
+
+#[cfg(fuzzing)]
+fn parse(bytes: &[u8], options: LoadOptions) -> lopdf::Result<Document> {
+    Document::load_mem_with_options(bytes, options)
+}
+
 /// Parses `bytes` for an incremental update.
 pub(crate) fn load(bytes: &[u8]) -> Result<Loaded, PadesError> {
     if !bytes.starts_with(b"%PDF-") {
@@ -52,7 +70,7 @@ pub(crate) fn load(bytes: &[u8]) -> Result<Loaded, PadesError> {
         max_decompressed_size: Some(MAX_DECOMPRESSED),
         ..LoadOptions::default()
     };
-    let doc = match Document::load_mem_with_options(bytes, options) {
+    let doc = match parse(bytes, options) {
         Ok(doc) => doc,
         Err(lopdf::Error::Decryption(_) | lopdf::Error::InvalidPassword) => {
             return Err(PadesError::Encrypted);
