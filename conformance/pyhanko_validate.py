@@ -7,9 +7,11 @@ Every signature must be intact, valid and trusted, and later revisions may only 
 signatures, form fields or validation data. B-T and up need a valid signature timestamp.
 B-LT and up are validated offline with only what the document's DSS holds (no fetching,
 revocation checking hard-fail). B-LTA also needs a valid document timestamp covering the
-whole file. Prints pyHanko's verdict; exits 0 only when everything holds.
+whole file, and pyHanko's ETSI EN 319 102-1 LTA validation (local data only) to pass with the
+document timestamps as evidence record. Prints pyHanko's verdict; exits 0 only when everything holds.
 """
 import argparse
+import asyncio
 import sys
 
 from pyhanko.keys import load_cert_from_pemder
@@ -18,7 +20,16 @@ from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.sign.validation.status import SignatureCoverageLevel
+from pyhanko.sign.ades.report import AdESPassed
+from pyhanko.sign.validation.ades import ades_lta_validation
+from pyhanko.sign.validation.policy_decl import (
+    PdfSignatureValidationSpec, RevinfoOnlineFetchingRule, RevocationInfoGatheringSpec,
+    SignatureValidationSpec)
 from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.context import CertValidationPolicySpec
+from pyhanko_certvalidator.policy_decl import (
+    CertRevTrustPolicy, RevocationCheckingPolicy, RevocationCheckingRule)
+from pyhanko_certvalidator.registry import SimpleTrustManager
 
 ALLOWED = {None, ModificationLevel.NONE, ModificationLevel.LTA_UPDATES,
            ModificationLevel.FORM_FILLING}
@@ -93,6 +104,23 @@ def main():
                          f"valid={st.valid} trusted={st.trusted}")
             if r.embedded_signatures[-1].coverage != SignatureCoverageLevel.ENTIRE_FILE:
                 fail("the last document timestamp does not cover the whole file")
+            # ETSI EN 319 102-1 long-term validation (5.6.3), local data only: the document
+            # timestamps are the evidence record.
+            policy = CertValidationPolicySpec(
+                trust_manager=SimpleTrustManager.build(trust_roots=[root]),
+                revinfo_policy=CertRevTrustPolicy(RevocationCheckingPolicy(
+                    ee_certificate_rule=RevocationCheckingRule.CHECK_IF_DECLARED,
+                    intermediate_ca_cert_rule=RevocationCheckingRule.CHECK_IF_DECLARED)))
+            spec = PdfSignatureValidationSpec(SignatureValidationSpec(
+                cert_validation_policy=policy,
+                revinfo_gathering_policy=RevocationInfoGatheringSpec(
+                    online_fetching_rule=RevinfoOnlineFetchingRule.LOCAL_ONLY)))
+            for s in sigs:
+                res = asyncio.run(ades_lta_validation(s, spec))
+                print(f"AdES LTA validation of {s.field_name}: {res.ades_subindic}, "
+                      f"evidence record from {res.oldest_evidence_record_timestamp}")
+                if res.ades_subindic != AdESPassed.OK or res.oldest_evidence_record_timestamp is None:
+                    fail(f"signature {s.field_name}: AdES LTA validation {res.ades_subindic}")
     print(f"VALID: {len(sigs)} signature(s) at {a.level}")
 
 
