@@ -96,7 +96,6 @@ impl Default for TimestampOptions {
 ///
 /// The signed document is the original bytes followed by [`Signed::increment`]; the digest
 /// covers both except the reserved `/Contents` value.
-#[derive(Debug)]
 pub struct Prepared {
     original_len: usize,
     increment: Vec<u8>,
@@ -108,10 +107,30 @@ pub struct Prepared {
 }
 
 /// The finished update: append it to the original bytes.
-#[derive(Debug)]
 pub struct Signed {
     original_len: usize,
     increment: Vec<u8>,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("original_len", &self.original_len)
+            .field("increment_len", &self.increment.len())
+            .field("capacity", &self.capacity)
+            .field("digest", &self.digest)
+            .field("field_name", &self.field_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Signed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signed")
+            .field("original_len", &self.original_len)
+            .field("increment_len", &self.increment.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Prepared {

@@ -549,3 +549,15 @@ fn visible_signature_is_drawn() {
         "dark pixels before {before}, after {after}"
     );
 }
+
+#[test]
+fn a_bad_timestamp_gives_no_signature() {
+    let original = pdftex();
+    for (path, expect) in [("/tsa-wrong-imprint", "imprint"), ("/no-such-tsa", "404")] {
+        let mut j = job("p256", Level::T);
+        j.tsa = Some(format!("{}{path}", env().base));
+        let err = sign(&original, j).unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.to_lowercase().contains(expect), "{path}: {text}");
+    }
+}

@@ -124,6 +124,44 @@ fn serve(mut conn: TcpStream, pki: &Path) -> std::io::Result<()> {
                 ("500 Internal Server Error", "text/plain", ok.stderr)
             }
         }
+        // A TSA that answers with a token for another imprint.
+        ("POST", "/tsa-wrong-imprint") => {
+            let other = pki.join(format!("other-{n}.tsq"));
+            let q = Command::new("openssl")
+                .args(["ts", "-query", "-sha256", "-cert", "-digest"])
+                .arg("11".repeat(32))
+                .arg("-out")
+                .arg(&other)
+                .output()?;
+            let ok = Command::new("openssl")
+                .current_dir(pki)
+                .args([
+                    "ts",
+                    "-reply",
+                    "-config",
+                    "tsa.cnf",
+                    "-section",
+                    "tsa_config",
+                    "-queryfile",
+                ])
+                .arg(&other)
+                .args([
+                    "-inkey",
+                    "tsa.key",
+                    "-signer",
+                    "tsa.pem",
+                    "-chain",
+                    "inter.pem",
+                    "-out",
+                ])
+                .arg(&r)
+                .output()?;
+            if q.status.success() && ok.status.success() {
+                ("200 OK", "application/timestamp-reply", std::fs::read(&r)?)
+            } else {
+                ("500 Internal Server Error", "text/plain", ok.stderr)
+            }
+        }
         ("POST", "/ocsp") => {
             let ok = Command::new("openssl")
                 .current_dir(pki)
