@@ -82,7 +82,17 @@ fn wall_clock() -> SystemTime {
 }
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<()> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sign-cades: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<()> {
     let args = parse_args()?;
     if !["B-B", "B-T", "B-LT"].contains(&args.level.as_str()) {
         bail!("--level must be B-B, B-T or B-LT");
