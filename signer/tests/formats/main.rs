@@ -289,6 +289,8 @@ fn tsa_state(pki: &Pki, files: HashMap<String, Vec<u8>>) -> Result<servers::Stat
         tsa_alg: alg,
         dir: pki.dir.0.clone(),
         clock: wall_clock,
+        ca_cert: pki.ca.cert_der.clone(),
+        ca_key: pki.ca.key.clone(),
     })
 }
 
@@ -931,6 +933,65 @@ async fn case_b_lt(env: &Env) -> Result<()> {
         let tokens = back.signature_timestamps()?;
         ts_verify_token(env, &tokens[0], back.signature_value()?)?;
     }
+    // A signer whose OCSP responder is the one built on our encoder: B-LT validates offline.
+    {
+        let who = &env.pki.dev_ocsp;
+        let alg = SignatureAlgorithm::Ecdsa(DigestAlgorithm::Sha256);
+        let mut sig = sign_b_b(env, who, alg, data, false, None)?;
+        let token = client
+            .timestamp(
+                &sig.signature_timestamp_imprint(DigestAlgorithm::Sha256)?,
+                &mut rng,
+            )
+            .await?;
+        sig.add_signature_timestamp(token.to_der())?;
+        let chain = vec![
+            who.cert_der.clone(),
+            env.pki.ca.cert_der.clone(),
+            env.pki.root.cert_der.clone(),
+        ];
+        let tsa_chain = vec![
+            env.pki.tsa.cert_der.clone(),
+            env.pki.ca.cert_der.clone(),
+            env.pki.root.cert_der.clone(),
+        ];
+        let mut vd = fetcher.collect(&chain, &fresh, &mut rng).await?;
+        vd.merge(fetcher.collect(&tsa_chain, &fresh, &mut rng).await?);
+        sig.add_validation_data(&vd)?;
+        let der = sig.to_der()?;
+        cms_verify(env, &der, data, false, &[])?;
+        pyhanko(env, &der, data, false, "B-LT")
+            .context("B-LT with the encoder-built OCSP responder")?;
+    }
+    // Responders that answer for another certificate, or sign badly: no B-LT data, a clear error.
+    for (who, expect) in [
+        (&env.pki.wrong_ocsp, "wrong certificate"),
+        (&env.pki.badsig_ocsp, "bad signature"),
+    ] {
+        let chain = vec![
+            who.cert_der.clone(),
+            env.pki.ca.cert_der.clone(),
+            env.pki.root.cert_der.clone(),
+        ];
+        let r = fetcher.collect(&chain, &fresh, &mut rng).await;
+        let ok = matches!(
+            (&r, expect),
+            (
+                Err(RevocationError::Ocsp {
+                    index: 0,
+                    source: OcspError::CertIdMismatch,
+                }),
+                "wrong certificate",
+            ) | (
+                Err(RevocationError::Ocsp {
+                    index: 0,
+                    source: OcspError::BadSignature(_),
+                }),
+                "bad signature",
+            )
+        );
+        ensure!(ok, "{expect}: {r:?}");
+    }
     // A revoked signer: collecting its revocation data fails, so no B-LT signature is made.
     let chain = vec![
         env.pki.revoked.cert_der.clone(),
@@ -949,7 +1010,7 @@ async fn case_b_lt(env: &Env) -> Result<()> {
         "{r:?}"
     );
     println!(
-        "  B-LT: OCSP-based and CRL-based signatures verified by openssl cms -verify (CRL one with -crl_check_all offline) and by pyHanko offline with revocation hard-fail"
+        "  B-LT: OCSP-based and CRL-based signatures verified by openssl cms -verify (CRL one with -crl_check_all offline) and by pyHanko offline with revocation hard-fail, also with the responder built on our OCSP encoder; wrong-certificate and badly signed OCSP answers refused"
     );
     Ok(())
 }
@@ -1057,8 +1118,46 @@ async fn case_example(env: &Env) -> Result<()> {
         !d.join("refused.p7s").exists(),
         "a signature was written despite the refusal"
     );
+    // A responder answering for another certificate: the tool fails at B-LT and writes nothing.
+    let exe_s = exe.to_str().context("path")?.to_string();
+    let dd = d.clone();
+    let tsa2 = format!("{}/tsa", env.base);
+    let r = tokio::task::spawn_blocking(move || {
+        pki::run(
+            &dd,
+            &exe_s,
+            &[
+                "in.txt",
+                "refused-lt.p7s",
+                "--key",
+                "wrong_ocsp.key",
+                "--cert",
+                "wrong_ocsp.pem",
+                "--chain",
+                "chain.pem",
+                "--level",
+                "B-LT",
+                "--tsa",
+                &tsa2,
+            ],
+        )
+    })
+    .await?;
+    let msg = format!(
+        "{:#}",
+        r.err()
+            .context("the example accepted an OCSP answer for another certificate")?
+    );
+    ensure!(
+        msg.contains("no answer for this certificate"),
+        "unclear error: {msg}"
+    );
+    ensure!(
+        !d.join("refused-lt.p7s").exists(),
+        "a signature was written despite the bad OCSP answer"
+    );
     println!(
-        "  sign-cades example: {n} outputs validated (openssl cms -verify, pyHanko); refusing TSA → error, no file"
+        "  sign-cades example: {n} outputs validated (openssl cms -verify, pyHanko); refusing TSA and wrong OCSP answer → error, no file"
     );
     Ok(())
 }

@@ -92,6 +92,12 @@ pub struct Pki {
     pub revoked: Identity,
     /// Names only a CRL distribution point (no OCSP).
     pub crl_only: Identity,
+    /// Its AIA names the test server's responder built on our OCSP encoder.
+    pub dev_ocsp: Identity,
+    /// Its AIA names a responder that answers for another certificate.
+    pub wrong_ocsp: Identity,
+    /// Its AIA names a responder whose answers are badly signed.
+    pub badsig_ocsp: Identity,
     pub tsa: Identity,
     pub tsa_noncritical: Identity,
     pub ocsp: Identity,
@@ -126,6 +132,21 @@ keyUsage = critical,digitalSignature,nonRepudiation
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 crlDistributionPoints = URI:http://127.0.0.1:HTTP/ca.crl
+[leaf_devocsp]
+basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature,nonRepudiation
+authorityKeyIdentifier = keyid
+authorityInfoAccess = OCSP;URI:http://127.0.0.1:HTTP/ocsp-dev
+[leaf_wrongocsp]
+basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature,nonRepudiation
+authorityKeyIdentifier = keyid
+authorityInfoAccess = OCSP;URI:http://127.0.0.1:HTTP/ocsp-wrong-cert
+[leaf_badsigocsp]
+basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature,nonRepudiation
+authorityKeyIdentifier = keyid
+authorityInfoAccess = OCSP;URI:http://127.0.0.1:HTTP/ocsp-bad-signature
 [tsa]
 basicConstraints = CA:FALSE
 keyUsage = critical,digitalSignature
@@ -270,6 +291,9 @@ impl Pki {
         let revoked = issue(&d, "revoked", "p256", "leaf", "ca", "0x1005")?;
         let crl_only = issue(&d, "crl_only", "p256", "leaf_crl", "ca", "0x1006")?;
         let tsa = issue(&d, "tsa", "rsa", "tsa", "ca", "0x1007")?;
+        let dev_ocsp = issue(&d, "dev_ocsp", "p256", "leaf_devocsp", "ca", "0x100A")?;
+        let wrong_ocsp = issue(&d, "wrong_ocsp", "p256", "leaf_wrongocsp", "ca", "0x100B")?;
+        let badsig_ocsp = issue(&d, "badsig_ocsp", "p256", "leaf_badsigocsp", "ca", "0x100C")?;
         let tsa_noncritical = issue(
             &d,
             "tsa_noncritical",
@@ -316,6 +340,9 @@ impl Pki {
             ed25519,
             revoked,
             crl_only,
+            dev_ocsp,
+            wrong_ocsp,
+            badsig_ocsp,
             tsa,
             tsa_noncritical,
             ocsp,

@@ -22,6 +22,65 @@ pub struct State {
     pub tsa_alg: SignatureAlgorithm,
     pub dir: PathBuf,
     pub clock: fn() -> SystemTime,
+    /// The issuing CA, for the OCSP responder built on our encoder.
+    pub ca_cert: Vec<u8>,
+    pub ca_key: PKey<Private>,
+}
+
+#[derive(Clone, Copy)]
+enum OcspMode {
+    Honest,
+    WrongCertificate,
+    BadSignature,
+}
+
+/// An OCSP responder for the development CA built on `ocsp::ResponseBuilder`: every certificate
+/// asked about is good (the tests use it only for certificates that are).
+fn dev_ocsp(state: &State, body: &[u8], mode: OcspMode) -> Result<Vec<u8>> {
+    use der::Decode;
+    use signer::ocsp::{self, Answer, CertStatus, OcspRequest, ResponseBuilder};
+    let req = match OcspRequest::from_der(body) {
+        Ok(r) => r,
+        Err(_) => {
+            return Ok(ocsp::error_response(
+                ocsp::ResponseStatus::MalformedRequest,
+            )?);
+        }
+    };
+    let now = (state.clock)();
+    let answers = req
+        .tbs_request
+        .request_list
+        .iter()
+        .map(|r| {
+            let mut cert_id = r.req_cert.clone();
+            if let OcspMode::WrongCertificate = mode {
+                cert_id.serial_number = x509_cert::serial_number::SerialNumber::new(&[0x7f, 0x7f])?;
+            }
+            Ok(Answer {
+                cert_id,
+                status: CertStatus::Good(der::asn1::Null),
+                this_update: now - std::time::Duration::from_secs(60),
+                next_update: Some(now + std::time::Duration::from_secs(3600)),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let alg = SignatureAlgorithm::Ecdsa(DigestAlgorithm::Sha256);
+    let prepared = ResponseBuilder {
+        responder_cert: state.ca_cert.clone(),
+        delegated: false,
+        algorithm: alg,
+    }
+    .prepare(&answers, now, ocsp::request_nonce(&req).as_deref())?;
+    let sig = softkey::sign(&state.ca_key, alg, &prepared.to_be_signed())?;
+    let mut resp = prepared.finish(&sig)?;
+    if let OcspMode::BadSignature = mode {
+        // The response ends with the signature (no certificates follow): change its last byte.
+        if let Some(last) = resp.last_mut() {
+            *last ^= 0x01;
+        }
+    }
+    Ok(resp)
 }
 
 pub struct Response {
@@ -117,10 +176,24 @@ fn handle(state: &State, method: &str, path: &str, body: &[u8]) -> Response {
         ("POST", "/tsa-reject") => TsaSigner::rejection("policy not accepted").map_err(Into::into),
         ("POST", "/tsa-openssl") => openssl_tsa(state, body),
         ("POST", "/tsa-garbage") => Ok(b"\x30\x03\x02\x01".to_vec()),
+        ("POST", "/ocsp-dev") => return ocsp_reply(dev_ocsp(state, body, OcspMode::Honest)),
+        ("POST", "/ocsp-wrong-cert") => {
+            return ocsp_reply(dev_ocsp(state, body, OcspMode::WrongCertificate));
+        }
+        ("POST", "/ocsp-bad-signature") => {
+            return ocsp_reply(dev_ocsp(state, body, OcspMode::BadSignature));
+        }
         _ => return not_found(),
     };
     match result {
         Ok(b) => ok(TSR, b),
+        Err(e) => server_error(e),
+    }
+}
+
+fn ocsp_reply(r: Result<Vec<u8>>) -> Response {
+    match r {
+        Ok(b) => ok("application/ocsp-response", b),
         Err(e) => server_error(e),
     }
 }
