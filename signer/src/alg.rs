@@ -28,6 +28,30 @@ pub mod oid {
     pub const SECP384R1: Oid = Oid::new_unwrap("1.3.132.0.34");
 
     pub const ED25519: Oid = Oid::new_unwrap("1.3.101.112");
+
+    // CMS content types and attributes (RFC 5652, RFC 5035, RFC 3161, RFC 5940).
+    pub const DATA: Oid = Oid::new_unwrap("1.2.840.113549.1.7.1");
+    pub const SIGNED_DATA: Oid = Oid::new_unwrap("1.2.840.113549.1.7.2");
+    pub const CONTENT_TYPE: Oid = Oid::new_unwrap("1.2.840.113549.1.9.3");
+    pub const MESSAGE_DIGEST: Oid = Oid::new_unwrap("1.2.840.113549.1.9.4");
+    pub const SIGNING_TIME: Oid = Oid::new_unwrap("1.2.840.113549.1.9.5");
+    pub const SIGNING_CERTIFICATE_V2: Oid = Oid::new_unwrap("1.2.840.113549.1.9.16.2.47");
+    pub const SIGNATURE_TIME_STAMP_TOKEN: Oid = Oid::new_unwrap("1.2.840.113549.1.9.16.2.14");
+    pub const TST_INFO: Oid = Oid::new_unwrap("1.2.840.113549.1.9.16.1.4");
+    pub const RI_OCSP_RESPONSE: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.16.2");
+
+    // PKIX extensions and OCSP (RFC 5280, RFC 6960).
+    pub const KP_TIME_STAMPING: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.3.8");
+    pub const KP_OCSP_SIGNING: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.3.9");
+    pub const PKIX_OCSP_BASIC: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.48.1.1");
+    pub const PKIX_OCSP_NONCE: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.48.1.2");
+    pub const AD_OCSP: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.48.1");
+    pub const AD_CA_ISSUERS: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.48.2");
+    pub const SIGNING_CERTIFICATE_V1: Oid = Oid::new_unwrap("1.2.840.113549.1.9.16.2.12");
+    pub const CE_CRL_NUMBER: Oid = Oid::new_unwrap("2.5.29.20");
+    pub const CE_ISSUING_DISTRIBUTION_POINT: Oid = Oid::new_unwrap("2.5.29.28");
+    pub const CE_AUTHORITY_KEY_IDENTIFIER: Oid = Oid::new_unwrap("2.5.29.35");
+    pub const SHA1: Oid = Oid::new_unwrap("1.3.14.3.2.26");
 }
 
 /// Why an algorithm request cannot be honoured.
@@ -101,6 +125,23 @@ impl DigestAlgorithm {
             .ok_or_else(|| AlgError::UnsupportedDigest(oid.to_string()))
     }
 
+    /// Hashes `data` in one call.
+    pub fn hash(self, data: &[u8]) -> Digest {
+        let mut h = self.hasher();
+        h.update(data);
+        h.finish()
+    }
+
+    /// A streaming hasher (PAdES hashes the byte ranges of a large file piece by piece).
+    pub fn hasher(self) -> Hasher {
+        use sha2::Digest as _;
+        Hasher(match self {
+            Self::Sha256 => HasherInner::Sha256(sha2::Sha256::new()),
+            Self::Sha384 => HasherInner::Sha384(sha2::Sha384::new()),
+            Self::Sha512 => HasherInner::Sha512(sha2::Sha512::new()),
+        })
+    }
+
     /// Parses a dotted OID string as sent in CSC requests.
     pub fn from_oid_str(s: &str) -> Result<Self, AlgError> {
         Self::from_oid(&parse_oid(s)?)
@@ -123,6 +164,52 @@ impl DigestAlgorithm {
                 0x03, 0x05, 0x00, 0x04, 0x40,
             ],
         }
+    }
+}
+
+/// An incremental digest computation; [`Hasher::finish`] yields a length-checked [`Digest`].
+#[derive(Clone)]
+pub struct Hasher(HasherInner);
+
+#[derive(Clone)]
+enum HasherInner {
+    Sha256(sha2::Sha256),
+    Sha384(sha2::Sha384),
+    Sha512(sha2::Sha512),
+}
+
+impl Hasher {
+    pub fn update(&mut self, data: &[u8]) {
+        use sha2::Digest as _;
+        match &mut self.0 {
+            HasherInner::Sha256(h) => h.update(data),
+            HasherInner::Sha384(h) => h.update(data),
+            HasherInner::Sha512(h) => h.update(data),
+        }
+    }
+
+    pub fn finish(self) -> Digest {
+        use sha2::Digest as _;
+        match self.0 {
+            HasherInner::Sha256(h) => Digest {
+                alg: DigestAlgorithm::Sha256,
+                bytes: h.finalize().to_vec(),
+            },
+            HasherInner::Sha384(h) => Digest {
+                alg: DigestAlgorithm::Sha384,
+                bytes: h.finalize().to_vec(),
+            },
+            HasherInner::Sha512(h) => Digest {
+                alg: DigestAlgorithm::Sha512,
+                bytes: h.finalize().to_vec(),
+            },
+        }
+    }
+}
+
+impl std::fmt::Debug for Hasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hasher").finish_non_exhaustive()
     }
 }
 

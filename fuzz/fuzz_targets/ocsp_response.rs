@@ -1,0 +1,19 @@
+//! An OCSP responder's answer: parse it and run the whole check for the fixture certificate.
+#![no_main]
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use libfuzzer_sys::fuzz_target;
+use signer::ocsp::{self, Freshness};
+
+fuzz_target!(|data: &[u8]| {
+    let _ = ocsp::parse_response(data);
+    let fresh = Freshness::at(UNIX_EPOCH + Duration::from_secs(1_800_000_000));
+    let _ = ocsp::check_response(
+        data,
+        include_bytes!("../fixtures/leaf.der"),
+        include_bytes!("../fixtures/ca.der"),
+        None,
+        &fresh,
+    );
+});
