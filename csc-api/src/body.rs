@@ -99,6 +99,13 @@ impl Body {
         Ok(self.opt_str(names)?.map(SecretString::from))
     }
 
+    pub fn req_secret(&self, name: &'static str) -> Result<SecretString, ApiError> {
+        self.opt_secret(&[name])?.ok_or(ApiError::MissingParam {
+            name,
+            kind: "string",
+        })
+    }
+
     pub fn opt_bool(&self, name: &'static str) -> Result<Option<bool>, ApiError> {
         match self.get(&[name]) {
             None => Ok(None),

@@ -10,7 +10,7 @@
 //! Key generation and file reading are outside the timings; there is no TSA at B-B. Run it
 //! under `/usr/bin/time -v` for the peak memory (see pades/bench/run.sh).
 
-#[path = "common/softkey.rs"]
+#[path = "../../signer/examples/common/softkey.rs"]
 #[allow(
     dead_code,
     reason = "the benchmark makes its key in process instead of loading one"

@@ -225,10 +225,7 @@ pub async fn extend_transaction(
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let credential_id = body.req_str(&["credentialID"])?;
-    let sad = body.opt_secret(&["SAD"])?.ok_or(ApiError::MissingParam {
-        name: "SAD",
-        kind: "string",
-    })?;
+    let sad = body.req_secret("SAD")?;
     let issued = state
         .sam
         .extend_transaction(&caller.user_id, &caller.session_id, &credential_id, sad)

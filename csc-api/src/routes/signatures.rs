@@ -16,10 +16,7 @@ pub async fn sign_hash(
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let credential_id = body.req_str(&["credentialID"])?;
-    let sad = body.opt_secret(&["SAD"])?.ok_or(ApiError::MissingParam {
-        name: "SAD",
-        kind: "string",
-    })?;
+    let sad = body.req_secret("SAD")?;
     let hashes = body.hashes(true)?;
     let hash_algo = body.opt_str(&["hashAlgorithmOID", "hashAlgo"])?;
     let sign_algo = body.req_str(&["signAlgo"])?;

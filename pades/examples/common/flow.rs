@@ -13,7 +13,7 @@ use signer::ocsp::Freshness;
 use signer::revocation::RevocationFetcher;
 use signer::tsp::TsaClient;
 
-#[path = "softkey.rs"]
+#[path = "../../../signer/examples/common/softkey.rs"]
 pub mod softkey;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
