@@ -302,24 +302,30 @@ pub mod sads {
         n: i64,
         now: i64,
     ) -> QueryResult<bool> {
-        use schema::credentials::dsl as c;
-        let usable = c::credentials
-            .filter(c::id.eq(s::credential_id))
-            .filter(c::enabled.eq(true))
-            .filter(c::locked.eq(false));
+        use diesel::sql_types::{BigInt, Binary, Text};
+        // Plain SQL so each backend caches the prepared statement (diesel re-prepares a DSL
+        // query with a subselect every time); the text differs only in its placeholders.
+        const SQLITE: &str = "UPDATE sads SET remaining = remaining - ? \
+             WHERE id = ? AND hash = ? AND NOT revoked AND expires_at > ? AND remaining >= ? \
+             AND EXISTS (SELECT 1 FROM credentials WHERE credentials.id = sads.credential_id \
+             AND credentials.enabled AND NOT credentials.locked)";
+        const POSTGRES: &str = "UPDATE sads SET remaining = remaining - $1 \
+             WHERE id = $2 AND hash = $3 AND NOT revoked AND expires_at > $4 AND remaining >= $5 \
+             AND EXISTS (SELECT 1 FROM credentials WHERE credentials.id = sads.credential_id \
+             AND credentials.enabled AND NOT credentials.locked)";
+        let sql = match conn {
+            DbConnection::Sqlite(_) => SQLITE,
+            DbConnection::Pg(_) => POSTGRES,
+        };
         native!(conn, |native_conn| {
-            diesel::update(
-                s::sads
-                    .filter(s::id.eq(id))
-                    .filter(s::hash.eq(token_hash))
-                    .filter(s::revoked.eq(false))
-                    .filter(s::expires_at.gt(now))
-                    .filter(s::remaining.ge(n))
-                    .filter(diesel::dsl::exists(usable)),
-            )
-            .set(s::remaining.eq(s::remaining - n))
-            .execute(native_conn)
-            .map(|updated| updated == 1)
+            diesel::sql_query(sql)
+                .bind::<BigInt, _>(n)
+                .bind::<Text, _>(id)
+                .bind::<Binary, _>(token_hash)
+                .bind::<BigInt, _>(now)
+                .bind::<BigInt, _>(n)
+                .execute(native_conn)
+                .map(|updated| updated == 1)
         })
     }
 
