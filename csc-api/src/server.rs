@@ -151,6 +151,8 @@ pub async fn start(sam: Sam, opts: ServerOptions) -> anyhow::Result<Running> {
                 Err::<actix_web::HttpResponse, _>(ApiError::NotFound)
             }))
     })
+    // Clients such as pyHanko keep a connection open while the signer types a PIN or OTP.
+    .keep_alive(std::time::Duration::from_secs(75))
     .shutdown_timeout(5);
     if let Some(w) = opts.workers {
         server = server.workers(w);
